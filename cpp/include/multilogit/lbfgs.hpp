@@ -1,0 +1,40 @@
+// Limited-memory BFGS with a line search enforcing the strong Wolfe conditions.
+#pragma once
+
+#include <functional>
+
+#include <Eigen/Core>
+
+#include "multilogit/objective.hpp"
+
+namespace multilogit {
+
+enum class SolverStatus {
+  Converged,         // max-norm of the gradient at most tol
+  MaxIterations,     // stopped at max_iter
+  LineSearchFailed,  // no step decreases f any more (the tolerance is below what rounding allows)
+};
+
+struct SolverResult {
+  SolverStatus status = SolverStatus::MaxIterations;
+  int n_iter = 0;
+  double objective = 0.0;
+  double gradient_norm = 0.0;  // max-norm
+
+  bool converged() const { return status == SolverStatus::Converged; }
+};
+
+struct LbfgsSettings {
+  double tol = 1e-4;
+  int max_iter = 100;
+  int memory = 10;
+  // Called after each iteration with (iteration, f, max-norm of gradient).
+  std::function<void(int, double, double)> on_iteration;
+};
+
+// Minimises `objective` starting from `w`, which holds the solution on return. Every accepted
+// step strictly decreases f.
+SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
+                            const LbfgsSettings& settings);
+
+}  // namespace multilogit

@@ -1,0 +1,10 @@
+// multilogit: multi-class logistic regression (softmax, one-vs-all, one-vs-one).
+#pragma once
+
+#include "multilogit/lbfgs.hpp"
+#include "multilogit/model.hpp"
+#include "multilogit/objective.hpp"
+#include "multilogit/options.hpp"
+#include "multilogit/strategy.hpp"
+#include "multilogit/trainers.hpp"
+#include "multilogit/types.hpp"

@@ -1,0 +1,35 @@
+// Training options shared by every strategy.
+#pragma once
+
+#include <functional>
+
+namespace multilogit {
+
+// Progress of one optimisation problem, reported after each solver iteration.
+struct IterationInfo {
+  int problem = 0;         // index of the sub-problem (0 for softmax and binary)
+  int iteration = 0;       // 1-based iteration count
+  double objective = 0.0;  // f at the new iterate
+  double gradient_norm = 0.0;  // max-norm of the gradient at the new iterate
+};
+
+struct TrainOptions {
+  double C = 1.0;             // inverse regularisation strength; infinity means no penalty
+  bool fit_intercept = true;  // the intercept is never penalised
+  double tol = 1e-4;          // stop when the max-norm of the gradient is at most tol
+  int max_iter = 100;         // solver iterations per problem
+  int n_threads = 0;          // 0 means all hardware threads; results do not depend on it
+  int lbfgs_memory = 10;      // number of correction pairs kept by L-BFGS
+
+  // Called after every iteration of every problem; calls are serialised but may come from
+  // worker threads.
+  std::function<void(const IterationInfo&)> on_iteration;
+
+  // Throws std::invalid_argument naming the first invalid option.
+  void validate() const;
+
+  // n_threads with 0 resolved to the number of hardware threads.
+  int resolved_threads() const;
+};
+
+}  // namespace multilogit

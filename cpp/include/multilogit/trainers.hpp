@@ -1,0 +1,112 @@
+// The three training strategies. Each owns its training loop and returns a Model.
+#pragma once
+
+#include <memory>
+
+#include <Eigen/Core>
+
+#include "multilogit/model.hpp"
+#include "multilogit/options.hpp"
+#include "multilogit/strategy.hpp"
+#include "multilogit/types.hpp"
+
+namespace multilogit {
+
+template <typename Scalar>
+class Trainer {
+ public:
+  explicit Trainer(TrainOptions options) : options_(std::move(options)) { options_.validate(); }
+  virtual ~Trainer() = default;
+
+  const TrainOptions& options() const { return options_; }
+
+  // X is n x d (float or double, row- or column-major, read in place); y holds n class indices
+  // in [0, n_classes), every class present. Throws std::invalid_argument on bad input.
+  template <typename Derived>
+  Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes) const {
+    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes);
+  }
+
+ protected:
+  virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
+                                  int n_classes) const = 0;
+  virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
+                                  int n_classes) const = 0;
+
+ private:
+  TrainOptions options_;
+};
+
+// Multinomial logistic regression: one softmax over n_classes linear units.
+template <typename Scalar>
+class SoftmaxRegression final : public Trainer<Scalar> {
+ public:
+  explicit SoftmaxRegression(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
+
+ protected:
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+
+ private:
+  template <int Order>
+  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
+                         int n_classes) const;
+};
+
+// One binary model per class, that class against all others.
+template <typename Scalar>
+class OneVsAllClassifier final : public Trainer<Scalar> {
+ public:
+  explicit OneVsAllClassifier(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
+
+ protected:
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+
+ private:
+  template <int Order>
+  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
+                         int n_classes) const;
+};
+
+// One binary model per pair of classes (i < j), trained on the rows of i and j, j positive.
+template <typename Scalar>
+class OneVsOneClassifier final : public Trainer<Scalar> {
+ public:
+  explicit OneVsOneClassifier(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
+
+ protected:
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
+                          int n_classes) const override;
+
+ private:
+  template <int Order>
+  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
+                         int n_classes) const;
+};
+
+template <typename Scalar>
+std::unique_ptr<Trainer<Scalar>> make_trainer(Strategy strategy, TrainOptions options = {});
+
+// Trains `strategy` on (X, y): the one-call entry point.
+template <typename Derived>
+Model<typename Derived::Scalar> train(Strategy strategy, const Eigen::MatrixBase<Derived>& X,
+                                      const LabelView& y, int n_classes,
+                                      const TrainOptions& options = {}) {
+  return make_trainer<typename Derived::Scalar>(strategy, options)->fit(X, y, n_classes);
+}
+
+extern template class SoftmaxRegression<float>;
+extern template class SoftmaxRegression<double>;
+extern template class OneVsAllClassifier<float>;
+extern template class OneVsAllClassifier<double>;
+extern template class OneVsOneClassifier<float>;
+extern template class OneVsOneClassifier<double>;
+
+}  // namespace multilogit

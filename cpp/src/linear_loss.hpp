@@ -1,0 +1,150 @@
+// Regularised empirical risk of a linear model with n_units outputs:
+//   f(W, b) = (1/S) sum_i s_i loss(W x_i + b, y_i) + ||W||^2 / (2 C S)
+// evaluated in one pass over the rows: for each cache-sized chunk, the scores, the per-row loss
+// and residual, and the chunk's gradient contribution are computed while the chunk is hot.
+//
+// Parameters are laid out as [W (d x n_units, column-major: unit k's weights contiguous), b].
+// Rows are split into a fixed number of slabs that depends only on the data's shape; each slab
+// accumulates its own partial sums and the slabs are added in order, so the value and gradient
+// are bitwise identical for any number of threads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "multilogit/objective.hpp"
+#include "multilogit/types.hpp"
+#include "row_set.hpp"
+#include "thread_pool.hpp"
+
+namespace multilogit::detail {
+
+// Rows per chunk: about 256 KiB of X, so a chunk stays in cache between the two products.
+template <typename Scalar>
+Index chunk_rows(Index n_features) {
+  const Index bytes = Index(1) << 18;
+  return std::clamp<Index>(bytes / (std::max<Index>(n_features, 1) * Index(sizeof(Scalar))), 16, 4096);
+}
+
+// Number of slabs: enough for parallelism, capped so partial gradients stay small in memory.
+inline Index slab_count(Index n_chunks, Index n_parameters) {
+  const Index max_slabs = 16;
+  const Index memory_cap = std::max<Index>(1, (Index(64) << 20) / (8 * std::max<Index>(n_parameters, 1)));
+  return std::max<Index>(1, std::min({n_chunks, max_slabs, memory_cap}));
+}
+
+template <typename Scalar, int Order, class Link>
+class LinearLoss final : public Objective {
+ public:
+  // labels[source_row] is the class index of each row of X. pool may be null (single thread).
+  LinearLoss(RowSet<Scalar, Order> rows, const int* labels, Link link, int n_units,
+             bool fit_intercept, double C, ThreadPool* pool)
+      : rows_(rows),
+        labels_(labels),
+        link_(link),
+        n_units_(n_units),
+        fit_intercept_(fit_intercept),
+        inverse_C_(1.0 / C),
+        pool_(pool),
+        chunk_(chunk_rows<Scalar>(rows.n_features())) {
+    const Index n_chunks = (rows_.size() + chunk_ - 1) / chunk_;
+    const Index n_slabs = slab_count(n_chunks, dimension());
+    chunks_per_slab_ = (n_chunks + n_slabs - 1) / n_slabs;
+    slabs_.resize(static_cast<size_t>((n_chunks + chunks_per_slab_ - 1) / chunks_per_slab_));
+    weight_sum_ = static_cast<double>(rows_.size());
+  }
+
+  Index dimension() const override {
+    return rows_.n_features() * n_units_ + (fit_intercept_ ? n_units_ : 0);
+  }
+
+  double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
+    const Index d = rows_.n_features();
+    const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units_);
+    weights_ = W.template cast<Scalar>();
+    intercept_.setZero(n_units_);
+    if (fit_intercept_) intercept_ = w.tail(n_units_).template cast<Scalar>();
+
+    const std::function<void(Index)> task = [this](Index s) { accumulate_slab(s); };
+    if (pool_) {
+      pool_->run(static_cast<Index>(slabs_.size()), task);
+    } else {
+      for (Index s = 0; s < static_cast<Index>(slabs_.size()); ++s) task(s);
+    }
+
+    double loss = 0.0;
+    Eigen::Map<Eigen::MatrixXd> grad_W(gradient.data(), d, n_units_);
+    grad_W.setZero();
+    Eigen::VectorXd grad_b = Eigen::VectorXd::Zero(n_units_);
+    for (const Slab& slab : slabs_) {
+      loss += slab.loss;
+      grad_W += slab.grad_W;
+      grad_b += slab.grad_b;
+    }
+
+    const double S = weight_sum_;
+    double value = loss / S;
+    grad_W /= S;
+    if (inverse_C_ > 0.0) {
+      value += 0.5 * inverse_C_ / S * W.squaredNorm();
+      grad_W += (inverse_C_ / S) * W;
+    }
+    if (fit_intercept_) gradient.tail(n_units_) = grad_b / S;
+    return value;
+  }
+
+ private:
+  struct Slab {
+    double loss = 0.0;
+    Eigen::MatrixXd grad_W;
+    Eigen::VectorXd grad_b;
+    RowMatrix<Scalar> gathered, scores, residuals;
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> chunk_grad;
+  };
+
+  void accumulate_slab(Index s) {
+    Slab& slab = slabs_[static_cast<size_t>(s)];
+    const Index d = rows_.n_features();
+    slab.loss = 0.0;
+    slab.grad_W.setZero(d, n_units_);
+    slab.grad_b.setZero(n_units_);
+    const Index begin = s * chunks_per_slab_ * chunk_;
+    const Index end = std::min(rows_.size(), begin + chunks_per_slab_ * chunk_);
+    for (Index first = begin; first < end; first += chunk_) {
+      const Index count = std::min(chunk_, end - first);
+      rows_.visit(first, count, slab.gathered, [&](const auto& X_chunk) {
+        slab.scores.noalias() = X_chunk * weights_;
+        slab.residuals.resize(count, n_units_);
+        for (Index r = 0; r < count; ++r) {
+          slab.scores.row(r) += intercept_.transpose();
+          const int label = labels_[rows_.source_row(first + r)];
+          slab.loss += link_(slab.scores.row(r).data(), label, slab.residuals.row(r).data());
+        }
+        slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
+        slab.grad_W += slab.chunk_grad.template cast<double>();
+        if (fit_intercept_) {
+          slab.grad_b += slab.residuals.colwise().sum().transpose().template cast<double>();
+        }
+      });
+    }
+  }
+
+  RowSet<Scalar, Order> rows_;
+  const int* labels_;
+  Link link_;
+  int n_units_;
+  bool fit_intercept_;
+  double inverse_C_;  // 0 when C is infinite
+  ThreadPool* pool_;
+  Index chunk_;
+  Index chunks_per_slab_ = 1;
+  double weight_sum_ = 0.0;
+  std::vector<Slab> slabs_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> weights_;
+  Vector<Scalar> intercept_;
+};
+
+}  // namespace multilogit::detail

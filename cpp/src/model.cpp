@@ -1,0 +1,229 @@
+#include "multilogit/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include <Eigen/Cholesky>
+
+#include "links.hpp"
+#include "multilogit/options.hpp"
+#include "thread_pool.hpp"
+#include "training.hpp"
+
+namespace multilogit {
+namespace {
+
+// Pairwise probabilities are kept away from 0 and 1 so the coupling system stays regular.
+constexpr double kMinPairProbability = 1e-7;
+
+int resolve_threads(int n_threads) {
+  TrainOptions options;
+  options.n_threads = std::max(n_threads, 0);
+  return options.resolved_threads();
+}
+
+// Votes plus summed confidences squashed into (-1/3, 1/3), as scikit-learn's OneVsOneClassifier:
+// pair (i, j) votes for j when its score is positive.
+template <typename Scalar>
+void one_vs_one_votes(const Scalar* pair_scores, int n_classes, Scalar* out) {
+  std::vector<double> votes(static_cast<size_t>(n_classes), 0.0);
+  std::vector<double> confidence(static_cast<size_t>(n_classes), 0.0);
+  int p = 0;
+  for (int i = 0; i < n_classes; ++i) {
+    for (int j = i + 1; j < n_classes; ++j, ++p) {
+      const double z = static_cast<double>(pair_scores[p]);
+      confidence[static_cast<size_t>(i)] -= z;
+      confidence[static_cast<size_t>(j)] += z;
+      votes[static_cast<size_t>(z > 0 ? j : i)] += 1.0;
+    }
+  }
+  for (int k = 0; k < n_classes; ++k) {
+    const double c = confidence[static_cast<size_t>(k)];
+    out[k] = static_cast<Scalar>(votes[static_cast<size_t>(k)] + c / (3.0 * (std::abs(c) + 1.0)));
+  }
+}
+
+// Wu, Lin & Weng (2004), second method: p minimises sum_i sum_{j != i} (r_ji p_i - r_ij p_j)^2
+// subject to sum p = 1, where r_ij estimates P(y = i | y in {i, j}). With Q the quadratic
+// form's matrix, p is proportional to Q^{-1} e.
+template <typename Scalar>
+void couple_pairwise(const Scalar* pair_scores, int n_classes, Eigen::MatrixXd& Q, Scalar* out) {
+  Q.setZero(n_classes, n_classes);
+  int p = 0;
+  for (int i = 0; i < n_classes; ++i) {
+    for (int j = i + 1; j < n_classes; ++j, ++p) {
+      const double r_ji = std::clamp(detail::sigmoid(static_cast<double>(pair_scores[p])),
+                                     kMinPairProbability, 1.0 - kMinPairProbability);
+      const double r_ij = 1.0 - r_ji;
+      Q(i, i) += r_ji * r_ji;
+      Q(j, j) += r_ij * r_ij;
+      Q(i, j) -= r_ji * r_ij;
+      Q(j, i) -= r_ji * r_ij;
+    }
+  }
+  Eigen::VectorXd q = Q.ldlt().solve(Eigen::VectorXd::Ones(n_classes));
+  q = q.cwiseMax(0.0);  // the exact solution is non-negative; drop rounding noise
+  const double total = q.sum();
+  for (int k = 0; k < n_classes; ++k) {
+    out[k] = static_cast<Scalar>(total > 0 ? q[k] / total : 1.0 / n_classes);
+  }
+}
+
+template <typename Scalar>
+void softmax_row(const Scalar* z, int n, Scalar* out) {
+  double max = static_cast<double>(z[0]);
+  for (int k = 1; k < n; ++k) max = std::max(max, static_cast<double>(z[k]));
+  double sum = 0.0;
+  for (int k = 0; k < n; ++k) sum += std::exp(static_cast<double>(z[k]) - max);
+  for (int k = 0; k < n; ++k) out[k] = static_cast<Scalar>(std::exp(static_cast<double>(z[k]) - max) / sum);
+}
+
+// Runs fn(first, count) over fixed row blocks on n_threads threads.
+template <typename Fn>
+void for_row_blocks(Index n_rows, int n_threads, Fn&& fn) {
+  const Index block = 2048;
+  const Index n_blocks = (n_rows + block - 1) / block;
+  detail::ThreadPool pool(static_cast<int>(std::min<Index>(resolve_threads(n_threads), std::max<Index>(n_blocks, 1))));
+  pool.run(n_blocks, [&](Index b) {
+    const Index first = b * block;
+    fn(first, std::min(block, n_rows - first));
+  });
+}
+
+// Linear scores X coef^T + intercept, n x n_units.
+template <typename Scalar, int Order>
+RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
+                                int n_threads) {
+  if (X.cols() != model.n_features()) {
+    throw std::invalid_argument("X has " + std::to_string(X.cols()) +
+                                " features, but the model expects " +
+                                std::to_string(model.n_features()));
+  }
+  detail::check_finite(X);
+  RowMatrix<Scalar> Z(X.rows(), model.coef().rows());
+  for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
+    Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
+    Z.middleRows(first, count).rowwise() += model.intercept().transpose();
+  });
+  return Z;
+}
+
+template <typename Scalar, int Order>
+RowMatrix<Scalar> decision(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
+                           int n_threads) {
+  RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
+  const int K = model.n_classes();
+  if (model.strategy() != Strategy::OneVsOne || K == 2) return Z;
+  RowMatrix<Scalar> votes(Z.rows(), K);
+  for (Index i = 0; i < Z.rows(); ++i) one_vs_one_votes(Z.row(i).data(), K, votes.row(i).data());
+  return votes;
+}
+
+template <typename Scalar, int Order>
+RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
+                                int n_threads) {
+  const RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
+  const int K = model.n_classes();
+  RowMatrix<Scalar> P(Z.rows(), K);
+  if (K == 2) {
+    for (Index i = 0; i < Z.rows(); ++i) {
+      const double p = detail::sigmoid(static_cast<double>(Z(i, 0)));
+      P(i, 0) = static_cast<Scalar>(1.0 - p);
+      P(i, 1) = static_cast<Scalar>(p);
+    }
+    return P;
+  }
+  switch (model.strategy()) {
+    case Strategy::Softmax:
+      for (Index i = 0; i < Z.rows(); ++i) softmax_row(Z.row(i).data(), K, P.row(i).data());
+      break;
+    case Strategy::OneVsAll:
+      for (Index i = 0; i < Z.rows(); ++i) {
+        double total = 0.0;
+        for (int k = 0; k < K; ++k) total += detail::sigmoid(static_cast<double>(Z(i, k)));
+        for (int k = 0; k < K; ++k) {
+          P(i, k) = static_cast<Scalar>(detail::sigmoid(static_cast<double>(Z(i, k))) / total);
+        }
+      }
+      break;
+    case Strategy::OneVsOne: {
+      Eigen::MatrixXd Q;
+      for (Index i = 0; i < Z.rows(); ++i) couple_pairwise(Z.row(i).data(), K, Q, P.row(i).data());
+      break;
+    }
+  }
+  return P;
+}
+
+template <typename Scalar, int Order>
+Eigen::VectorXi predicted_classes(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
+                                  int n_threads) {
+  const RowMatrix<Scalar> D = decision(model, X, n_threads);
+  Eigen::VectorXi classes(D.rows());
+  for (Index i = 0; i < D.rows(); ++i) {
+    if (model.n_classes() == 2) {
+      classes[i] = D(i, 0) > 0 ? 1 : 0;
+    } else {
+      Index best;
+      D.row(i).maxCoeff(&best);
+      classes[i] = static_cast<int>(best);
+    }
+  }
+  return classes;
+}
+
+}  // namespace
+
+template <typename Scalar>
+Model<Scalar>::Model(Strategy strategy, int n_classes, RowMatrix<Scalar> coef,
+                     Vector<Scalar> intercept, std::vector<ProblemReport> reports)
+    : strategy_(strategy),
+      n_classes_(n_classes),
+      coef_(std::move(coef)),
+      intercept_(std::move(intercept)),
+      reports_(std::move(reports)) {
+  if (n_classes_ < 2) {
+    throw std::invalid_argument("a model needs at least 2 classes, got " + std::to_string(n_classes_));
+  }
+  const int units = n_units(strategy_, n_classes_);
+  if (coef_.rows() != units) {
+    throw std::invalid_argument("coef has " + std::to_string(coef_.rows()) + " rows; strategy '" +
+                                std::string(to_string(strategy_)) + "' with " +
+                                std::to_string(n_classes_) + " classes needs " +
+                                std::to_string(units));
+  }
+  if (intercept_.size() != units) {
+    throw std::invalid_argument("intercept has " + std::to_string(intercept_.size()) +
+                                " entries, expected " + std::to_string(units));
+  }
+  if (!coef_.allFinite() || !intercept_.allFinite()) {
+    throw std::invalid_argument("model coefficients contain NaN or infinity");
+  }
+}
+
+#define MULTILOGIT_FORWARD(Order)                                                           \
+  template <typename Scalar>                                                                \
+  RowMatrix<Scalar> Model<Scalar>::decision_values(const MatrixView<Scalar, Order>& X,      \
+                                                   int n_threads) const {                   \
+    return decision(*this, X, n_threads);                                                   \
+  }                                                                                         \
+  template <typename Scalar>                                                                \
+  RowMatrix<Scalar> Model<Scalar>::probabilities(const MatrixView<Scalar, Order>& X,        \
+                                                 int n_threads) const {                     \
+    return multilogit::probabilities(*this, X, n_threads);                                  \
+  }                                                                                         \
+  template <typename Scalar>                                                                \
+  Eigen::VectorXi Model<Scalar>::predicted_classes(const MatrixView<Scalar, Order>& X,      \
+                                                   int n_threads) const {                   \
+    return multilogit::predicted_classes(*this, X, n_threads);                              \
+  }
+MULTILOGIT_FORWARD(Eigen::RowMajor)
+MULTILOGIT_FORWARD(Eigen::ColMajor)
+#undef MULTILOGIT_FORWARD
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace multilogit

@@ -1,0 +1,61 @@
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "multilogit/trainers.hpp"
+#include "training.hpp"
+
+namespace multilogit {
+
+template <typename Scalar>
+template <int Order>
+Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
+                                                   const LabelView& y, int n_classes) const {
+  const TrainOptions& options = this->options();
+  const auto rows_of_class = detail::check_training_data(X, y, n_classes);
+  if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options);
+
+  std::vector<std::pair<int, int>> pairs;
+  for (int i = 0; i < n_classes; ++i) {
+    for (int j = i + 1; j < n_classes; ++j) pairs.emplace_back(i, j);
+  }
+  const Index n_pairs = static_cast<Index>(pairs.size());
+
+  // Pairs are independent: spread them over the threads. Each reads X through the merged,
+  // ascending index list of its two classes.
+  detail::ThreadPool pool(options.resolved_threads());
+  RowMatrix<Scalar> coef(n_pairs, X.cols());
+  Vector<Scalar> intercept(n_pairs);
+  std::vector<ProblemReport> reports(pairs.size());
+  pool.run(n_pairs, [&](Index p) {
+    const auto [i, j] = pairs[static_cast<size_t>(p)];
+    const auto& rows_i = rows_of_class[static_cast<size_t>(i)];
+    const auto& rows_j = rows_of_class[static_cast<size_t>(j)];
+    std::vector<Index> rows;
+    rows.reserve(rows_i.size() + rows_j.size());
+    std::merge(rows_i.begin(), rows_i.end(), rows_j.begin(), rows_j.end(),
+               std::back_inserter(rows));
+    const detail::RowSet<Scalar, Order> pair_rows(X, rows.data(), static_cast<Index>(rows.size()));
+    reports[static_cast<size_t>(p)] = detail::fit_binary_problem(
+        pair_rows, y, j, options, nullptr, static_cast<int>(p), p, coef, intercept);
+  });
+  return Model<Scalar>(Strategy::OneVsOne, n_classes, std::move(coef), std::move(intercept),
+                       std::move(reports));
+}
+
+template <typename Scalar>
+Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
+                                                    const LabelView& y, int n_classes) const {
+  return fit_impl(X, y, n_classes);
+}
+
+template <typename Scalar>
+Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
+                                                    const LabelView& y, int n_classes) const {
+  return fit_impl(X, y, n_classes);
+}
+
+template class OneVsOneClassifier<float>;
+template class OneVsOneClassifier<double>;
+
+}  // namespace multilogit

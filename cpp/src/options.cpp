@@ -1,0 +1,36 @@
+#include "multilogit/options.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace multilogit {
+
+void TrainOptions::validate() const {
+  if (!(C > 0.0)) {
+    throw std::invalid_argument("C must be positive (or infinite for no penalty), got " +
+                                std::to_string(C));
+  }
+  if (!(tol >= 0.0) || !std::isfinite(tol)) {
+    throw std::invalid_argument("tol must be a finite number >= 0, got " + std::to_string(tol));
+  }
+  if (max_iter < 1) {
+    throw std::invalid_argument("max_iter must be >= 1, got " + std::to_string(max_iter));
+  }
+  if (n_threads < 0) {
+    throw std::invalid_argument("n_threads must be >= 0 (0 means all cores), got " +
+                                std::to_string(n_threads));
+  }
+  if (lbfgs_memory < 1) {
+    throw std::invalid_argument("lbfgs_memory must be >= 1, got " + std::to_string(lbfgs_memory));
+  }
+}
+
+int TrainOptions::resolved_threads() const {
+  if (n_threads > 0) return n_threads;
+  const unsigned hardware = std::thread::hardware_concurrency();
+  return hardware > 0 ? static_cast<int>(hardware) : 1;
+}
+
+}  // namespace multilogit

@@ -1,0 +1,43 @@
+#include "multilogit/trainers.hpp"
+#include "training.hpp"
+
+namespace multilogit {
+
+template <typename Scalar>
+template <int Order>
+Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
+                                                  const LabelView& y, int n_classes) const {
+  const TrainOptions& options = this->options();
+  detail::check_training_data(X, y, n_classes);
+  if (n_classes == 2) return detail::fit_two_classes(Strategy::Softmax, X, y, options);
+
+  detail::ThreadPool pool(options.resolved_threads());
+  detail::LinearLoss<Scalar, Order, detail::SoftmaxLink> loss(
+      detail::RowSet<Scalar, Order>(X), y.data(), detail::SoftmaxLink{n_classes}, n_classes,
+      options.fit_intercept, options.C, &pool);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension());
+  const ProblemReport report = detail::solve(loss, w, options, 0);
+
+  RowMatrix<Scalar> coef(n_classes, X.cols());
+  Vector<Scalar> intercept(n_classes);
+  detail::store_units(w, X.cols(), n_classes, options.fit_intercept, 0, coef, intercept);
+  return Model<Scalar>(Strategy::Softmax, n_classes, std::move(coef), std::move(intercept),
+                       {report});
+}
+
+template <typename Scalar>
+Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
+                                                   const LabelView& y, int n_classes) const {
+  return fit_impl(X, y, n_classes);
+}
+
+template <typename Scalar>
+Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
+                                                   const LabelView& y, int n_classes) const {
+  return fit_impl(X, y, n_classes);
+}
+
+template class SoftmaxRegression<float>;
+template class SoftmaxRegression<double>;
+
+}  // namespace multilogit

@@ -1,0 +1,117 @@
+// Pieces every strategy's training loop shares: input checks, running the solver on one
+// problem, and unpacking its solution into model rows.
+#pragma once
+
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "linear_loss.hpp"
+#include "links.hpp"
+#include "multilogit/lbfgs.hpp"
+#include "multilogit/model.hpp"
+#include "multilogit/options.hpp"
+#include "multilogit/types.hpp"
+#include "row_set.hpp"
+#include "thread_pool.hpp"
+
+namespace multilogit::detail {
+
+template <typename Derived>
+void check_finite(const Eigen::DenseBase<Derived>& X) {
+  if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+}
+
+// Rows of X per class, as index lists; throws unless X and y are a valid training set.
+template <typename Scalar, int Order>
+std::vector<std::vector<Index>> check_training_data(const MatrixView<Scalar, Order>& X,
+                                                    const LabelView& y, int n_classes) {
+  if (n_classes < 2) {
+    throw std::invalid_argument("at least 2 classes are needed, got n_classes = " +
+                                std::to_string(n_classes));
+  }
+  if (X.rows() == 0) throw std::invalid_argument("X has no rows (0 samples)");
+  if (X.cols() == 0) throw std::invalid_argument("X has no columns (0 features)");
+  if (y.size() != X.rows()) {
+    throw std::invalid_argument("X has " + std::to_string(X.rows()) + " rows but y has " +
+                                std::to_string(y.size()) + " labels");
+  }
+  std::vector<std::vector<Index>> rows_of_class(static_cast<size_t>(n_classes));
+  for (Index i = 0; i < y.size(); ++i) {
+    if (y[i] < 0 || y[i] >= n_classes) {
+      throw std::invalid_argument("label " + std::to_string(y[i]) + " at row " +
+                                  std::to_string(i) + " is outside [0, " +
+                                  std::to_string(n_classes) + ")");
+    }
+    rows_of_class[static_cast<size_t>(y[i])].push_back(i);
+  }
+  for (int k = 0; k < n_classes; ++k) {
+    if (rows_of_class[static_cast<size_t>(k)].empty()) {
+      throw std::invalid_argument("class " + std::to_string(k) + " has no samples");
+    }
+  }
+  check_finite(X);
+  return rows_of_class;
+}
+
+// Minimises `objective` from w (zeros for a cold start) and reports progress as `problem`.
+inline ProblemReport solve(Objective& objective, Eigen::VectorXd& w, const TrainOptions& options,
+                           int problem) {
+  static std::mutex report_mutex;  // progress callbacks never run concurrently
+  LbfgsSettings settings;
+  settings.tol = options.tol;
+  settings.max_iter = options.max_iter;
+  settings.memory = options.lbfgs_memory;
+  if (options.on_iteration) {
+    settings.on_iteration = [&options, problem](int iteration, double value, double norm) {
+      std::lock_guard<std::mutex> lock(report_mutex);
+      options.on_iteration(IterationInfo{problem, iteration, value, norm});
+    };
+  }
+  const SolverResult result = minimize_lbfgs(objective, w, settings);
+  return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm};
+}
+
+// Copies the n_units units of solution w ([W (d x n_units), b]) into rows first_row... of a model.
+template <typename Scalar>
+void store_units(const Eigen::VectorXd& w, Index d, int n_units, bool fit_intercept,
+                 Index first_row, RowMatrix<Scalar>& coef, Vector<Scalar>& intercept) {
+  const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units);
+  coef.middleRows(first_row, n_units) = W.transpose().template cast<Scalar>();
+  if (fit_intercept) {
+    intercept.segment(first_row, n_units) = w.tail(n_units).template cast<Scalar>();
+  } else {
+    intercept.segment(first_row, n_units).setZero();
+  }
+}
+
+// A binary logistic problem on rows (class `positive` against the others present).
+template <typename Scalar, int Order>
+ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelView& y,
+                                 int positive, const TrainOptions& options, ThreadPool* pool,
+                                 int problem, Index first_row, RowMatrix<Scalar>& coef,
+                                 Vector<Scalar>& intercept) {
+  LinearLoss<Scalar, Order, BinaryLink> loss(rows, y.data(), BinaryLink{positive}, 1,
+                                             options.fit_intercept, options.C, pool);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension());
+  const ProblemReport report = solve(loss, w, options, problem);
+  store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
+  return report;
+}
+
+// Two classes: every strategy is one binary problem with class 1 positive.
+template <typename Scalar, int Order>
+Model<Scalar> fit_two_classes(Strategy strategy, const MatrixView<Scalar, Order>& X,
+                              const LabelView& y, const TrainOptions& options) {
+  ThreadPool pool(options.resolved_threads());
+  RowMatrix<Scalar> coef(1, X.cols());
+  Vector<Scalar> intercept(1);
+  const ProblemReport report = fit_binary_problem(RowSet<Scalar, Order>(X), y, 1, options, &pool,
+                                                  0, 0, coef, intercept);
+  return Model<Scalar>(strategy, 2, std::move(coef), std::move(intercept), {report});
+}
+
+}  // namespace multilogit::detail

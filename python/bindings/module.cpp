@@ -1,0 +1,181 @@
+// pybind11 bindings of the C++ core: argument conversion and zero-copy views only.
+//
+// Design matrices arrive as NumPy arrays of float32 or float64 in C or Fortran order and are
+// read in place through Eigen::Map (read-only arrays included). Anything else is refused with a
+// TypeError: converting is the Python layer's job, done once and explicitly. The GIL is released
+// while C++ works; std::invalid_argument from the core becomes ValueError.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <multilogit/multilogit.hpp>
+
+namespace py = pybind11;
+using multilogit::Model;
+using multilogit::RowMatrix;
+using multilogit::Strategy;
+
+namespace {
+
+template <typename Scalar, int Order>
+using ConstMatrixMap = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Order>>;
+
+std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+// Calls fn(map) with X viewed as an Eigen matrix of its own dtype and storage order.
+template <typename Fn>
+decltype(auto) with_matrix(const py::array& X, Fn&& fn) {
+  if (X.ndim() != 2) {
+    throw py::value_error("X must be a 2-D array, got " + std::to_string(X.ndim()) + " dimension(s)");
+  }
+  const bool c_order = X.flags() & py::array::c_style;
+  const bool f_order = X.flags() & py::array::f_style;
+  if (!c_order && !f_order) throw py::type_error("X must be C- or F-contiguous");
+  const auto rows = static_cast<Eigen::Index>(X.shape(0));
+  const auto cols = static_cast<Eigen::Index>(X.shape(1));
+  auto dispatch = [&](auto scalar) -> decltype(auto) {
+    using Scalar = decltype(scalar);
+    const auto* data = static_cast<const Scalar*>(X.data());
+    if (c_order) return fn(ConstMatrixMap<Scalar, Eigen::RowMajor>(data, rows, cols));
+    return fn(ConstMatrixMap<Scalar, Eigen::ColMajor>(data, rows, cols));
+  };
+  if (py::isinstance<py::array_t<double>>(X)) return dispatch(double{});
+  if (py::isinstance<py::array_t<float>>(X)) return dispatch(float{});
+  throw py::type_error("X must have dtype float32 or float64, got " + dtype_name(X));
+}
+
+Eigen::Map<const Eigen::VectorXi> label_view(const py::array& y) {
+  if (!py::isinstance<py::array_t<std::int32_t>>(y) || y.ndim() != 1 ||
+      !(y.flags() & py::array::c_style)) {
+    throw py::type_error("y must be a contiguous 1-D int32 array of class indices, got dtype " +
+                         dtype_name(y) + " with " + std::to_string(y.ndim()) + " dimension(s)");
+  }
+  return {static_cast<const int*>(y.data()), static_cast<Eigen::Index>(y.shape(0))};
+}
+
+// A model rebuilt from its arrays, which must have the dtype of the data it will score.
+template <typename Scalar>
+Model<Scalar> model_from_arrays(const std::string& strategy, int n_classes, const py::array& coef,
+                                const py::array& intercept) {
+  if (!py::isinstance<py::array_t<Scalar>>(coef) || !py::isinstance<py::array_t<Scalar>>(intercept)) {
+    throw py::type_error("coef and intercept must have the dtype of X (" +
+                         std::string(sizeof(Scalar) == 4 ? "float32" : "float64") + "), got " +
+                         dtype_name(coef) + " and " + dtype_name(intercept));
+  }
+  if (coef.ndim() != 2 || intercept.ndim() != 1) {
+    throw py::value_error("coef must be 2-D and intercept 1-D");
+  }
+  auto c = coef.cast<py::array_t<Scalar, py::array::c_style | py::array::forcecast>>();
+  auto b = intercept.cast<py::array_t<Scalar, py::array::c_style | py::array::forcecast>>();
+  RowMatrix<Scalar> coef_matrix = Eigen::Map<const RowMatrix<Scalar>>(c.data(), c.shape(0), c.shape(1));
+  multilogit::Vector<Scalar> intercept_vector =
+      Eigen::Map<const multilogit::Vector<Scalar>>(b.data(), b.shape(0));
+  return Model<Scalar>(multilogit::parse_strategy(strategy), n_classes, std::move(coef_matrix),
+                       std::move(intercept_vector));
+}
+
+py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::string& strategy,
+             double C, bool fit_intercept, double tol, int max_iter, int n_threads, int verbose) {
+  const auto labels = label_view(y);
+  multilogit::TrainOptions options;
+  options.C = C;
+  options.fit_intercept = fit_intercept;
+  options.tol = tol;
+  options.max_iter = max_iter;
+  options.n_threads = n_threads;
+  if (verbose > 0) {
+    options.on_iteration = [](const multilogit::IterationInfo& info) {
+      py::gil_scoped_acquire gil;
+      py::print(py::str("problem {:3d}  iteration {:5d}  objective {:.10e}  |gradient|_inf {:.3e}")
+                    .format(info.problem, info.iteration, info.objective, info.gradient_norm),
+                py::arg("flush") = true);
+    };
+  }
+  const Strategy parsed = multilogit::parse_strategy(strategy);
+  return with_matrix(X, [&](const auto& matrix) {
+    using Scalar = typename std::decay_t<decltype(matrix)>::Scalar;
+    std::optional<Model<Scalar>> model;
+    {
+      py::gil_scoped_release release;
+      model.emplace(multilogit::train(parsed, matrix, labels, n_classes, options));
+    }
+    const auto& reports = model->reports();
+    py::array_t<std::int32_t> n_iter(static_cast<py::ssize_t>(reports.size()));
+    py::array_t<bool> converged(static_cast<py::ssize_t>(reports.size()));
+    py::array_t<double> objective(static_cast<py::ssize_t>(reports.size()));
+    for (size_t k = 0; k < reports.size(); ++k) {
+      n_iter.mutable_at(k) = reports[k].n_iter;
+      converged.mutable_at(k) = reports[k].converged();
+      objective.mutable_at(k) = reports[k].objective;
+    }
+    py::dict result;
+    result["coef"] = py::cast(model->coef());
+    result["intercept"] = py::cast(model->intercept());
+    result["n_iter"] = n_iter;
+    result["converged"] = converged;
+    result["objective"] = objective;
+    return result;
+  });
+}
+
+// A Python function (X, strategy, n_classes, coef, intercept, n_threads) -> array that rebuilds
+// the model from its arrays and runs compute(model, X, n_threads) without the GIL.
+template <typename Compute>
+auto prediction_function(Compute compute) {
+  return [compute](const py::array& X, const std::string& strategy, int n_classes,
+                   const py::array& coef, const py::array& intercept, int n_threads) {
+    return with_matrix(X, [&](const auto& matrix) -> py::object {
+      using Scalar = typename std::decay_t<decltype(matrix)>::Scalar;
+      const Model<Scalar> model = model_from_arrays<Scalar>(strategy, n_classes, coef, intercept);
+      decltype(compute(model, matrix, n_threads)) result;
+      {
+        py::gil_scoped_release release;
+        result = compute(model, matrix, n_threads);
+      }
+      return py::cast(std::move(result));
+    });
+  };
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "Compiled core of multilogit (internal: use multilogit.LogisticRegression).";
+
+  m.def("fit", &fit, py::arg("X"), py::arg("y"), py::arg("n_classes"), py::arg("strategy"),
+        py::arg("C"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
+        py::arg("n_threads"), py::arg("verbose"),
+        "Trains a model; returns its coefficients and a report per sub-problem.");
+
+  // Two classes give one score per row: a 1-D array, as scikit-learn's decision_function.
+  const auto decision = prediction_function([](const auto& model, const auto& X, int n_threads) {
+    return model.decision_function(X, n_threads);
+  });
+  m.def(
+      "decision_function",
+      [decision](const py::array& X, const std::string& strategy, int n_classes,
+                 const py::array& coef, const py::array& intercept, int n_threads) {
+        py::object scores = decision(X, strategy, n_classes, coef, intercept, n_threads);
+        return n_classes == 2 ? scores.attr("reshape")(-1) : scores;
+      },
+      py::arg("X"), py::arg("strategy"), py::arg("n_classes"), py::arg("coef"),
+      py::arg("intercept"), py::arg("n_threads"), "Scores, (n,) for two classes else (n, K).");
+
+  m.def("predict_proba",
+        prediction_function([](const auto& model, const auto& X, int n_threads) {
+          return model.predict_proba(X, n_threads);
+        }),
+        py::arg("X"), py::arg("strategy"), py::arg("n_classes"), py::arg("coef"),
+        py::arg("intercept"), py::arg("n_threads"), "Class probabilities, (n, K).");
+
+  m.def("predict",
+        prediction_function([](const auto& model, const auto& X, int n_threads) {
+          return model.predict(X, n_threads);
+        }),
+        py::arg("X"), py::arg("strategy"), py::arg("n_classes"), py::arg("coef"),
+        py::arg("intercept"), py::arg("n_threads"), "Predicted class indices, int32 (n,).");
+}

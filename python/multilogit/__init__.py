@@ -1,0 +1,13 @@
+"""Multi-class logistic regression (softmax, one-vs-rest, one-vs-one) with a C++ core."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._estimator import LogisticRegression
+from ._objective import objective_value
+
+try:
+    __version__ = version("multilogit")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["LogisticRegression", "objective_value", "__version__"]

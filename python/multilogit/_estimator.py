@@ -1,0 +1,185 @@
+"""The scikit-learn compatible estimator."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from . import _backend
+from ._validation import (
+    check_params,
+    encode_labels,
+    validate_prediction_data,
+    validate_training_data,
+)
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """Multi-class logistic regression with an L2 penalty, trained by L-BFGS.
+
+    Every strategy minimises the same per-problem objectives as scikit-learn's
+    ``LogisticRegression(solver="lbfgs")``, so their optima coincide for equal ``C``:
+
+    - binary problems: ``(1/n) sum_i log(1 + exp(-t_i (w.x_i + b))) + ||w||^2 / (2 C n)``;
+    - softmax: ``(1/n) sum_i (logsumexp(z_i) - z_{i, y_i}) + ||W||_F^2 / (2 C n)`` with
+      ``z_i = W x_i + b``.
+
+    The intercept is never penalised. With two classes every strategy fits one binary model
+    whose positive class is ``classes_[1]``.
+
+    Parameters
+    ----------
+    strategy : {"softmax", "ovr", "ovo"}, default="softmax"
+        How the classes are combined:
+
+        - ``"softmax"``: one multinomial model over all classes (one row of ``coef_`` per class);
+        - ``"ovr"``: one-vs-rest, one binary model per class against all others; probabilities
+          are the per-class sigmoids normalised to sum to one;
+        - ``"ovo"``: one-vs-one, one binary model per pair of classes ``(i, j)``, ``i < j`` in
+          ``classes_`` order, trained on the samples of those two classes with ``j`` positive.
+          Prediction by votes with confidence tie-breaking as in scikit-learn's
+          ``OneVsOneClassifier``; probabilities by pairwise coupling (Wu, Lin and Weng, 2004).
+    C : float, default=1.0
+        Inverse regularisation strength, > 0; ``float("inf")`` disables the penalty.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
+    tol : float, default=1e-4
+        Each solver stops once the max-norm of the gradient of its objective is at most ``tol``.
+    max_iter : int, default=100
+        Maximum number of L-BFGS iterations per optimisation problem.
+    n_threads : int or None, default=None
+        Number of threads; ``None`` uses all cores. Results do not depend on it.
+    verbose : int, default=0
+        Print solver progress when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted unique labels seen in ``fit``.
+    coef_ : ndarray of shape (n_units, n_features)
+        Weights: ``n_units`` is 1 for two classes, ``n_classes`` for softmax and ovr,
+        ``n_classes * (n_classes - 1) // 2`` for ovo (pairs ``(0, 1), (0, 2), ...``).
+    intercept_ : ndarray of shape (n_units,)
+        Intercepts (zeros when ``fit_intercept=False``).
+    n_iter_ : ndarray of shape (n_problems,)
+        Iterations run by each optimisation problem: one for softmax and for two classes,
+        ``n_classes`` for ovr, one per pair for ovo.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen in ``fit``, when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from multilogit import LogisticRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = LogisticRegression(max_iter=1000).fit(X, y)
+    >>> clf.predict(X[:2])
+    array([0, 0])
+    """
+
+    def __init__(
+        self,
+        strategy="softmax",
+        *,
+        C=1.0,
+        fit_intercept=True,
+        tol=1e-4,
+        max_iter=100,
+        n_threads=None,
+        verbose=0,
+    ):
+        self.strategy = strategy
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 and float64 arrays in C or Fortran order are used in place.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two distinct values).
+
+        Returns
+        -------
+        self : LogisticRegression
+        """
+        params = check_params(self)
+        X, y = validate_training_data(self, X, y)
+        classes, y_index = encode_labels(y)
+
+        result = _backend.fit(X, y_index, classes.shape[0], **params)
+
+        self.classes_ = classes
+        self.coef_ = result["coef"]
+        self.intercept_ = result["intercept"]
+        self.n_iter_ = np.asarray(result["n_iter"])
+        self._warn_if_not_converged(np.asarray(result["converged"]), params["max_iter"])
+        return self
+
+    @staticmethod
+    def _warn_if_not_converged(converged, max_iter):
+        n_failed = int(np.count_nonzero(~converged))
+        if n_failed:
+            warnings.warn(
+                f"{n_failed} of {converged.shape[0]} optimisation problem(s) did not converge "
+                f"(max_iter={max_iter}). Scale the data (e.g. with "
+                "sklearn.preprocessing.StandardScaler) or increase max_iter.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _model_args(self, X):
+        # Model arrays must share X's dtype; cast the (small) model, never X.
+        return dict(
+            strategy=self.strategy,
+            n_classes=self.classes_.shape[0],
+            coef=np.ascontiguousarray(self.coef_, dtype=X.dtype),
+            intercept=np.ascontiguousarray(self.intercept_, dtype=X.dtype),
+            n_threads=0 if self.n_threads is None else self.n_threads,
+        )
+
+    def _prepare(self, X):
+        check_is_fitted(self)
+        X = validate_prediction_data(self, X)
+        return X, self._model_args(X)
+
+    def decision_function(self, X):
+        """Decision values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (positive means ``classes_[1]``), else
+        (n_samples, n_classes). For ovo these are votes plus confidences squashed into
+        (-1/3, 1/3), as in scikit-learn's ``OneVsOneClassifier``.
+        """
+        X, args = self._prepare(X)
+        return _backend.decision_function(X, **args)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        X, args = self._prepare(X)
+        return _backend.predict_proba(X, **args)
+
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba``."""
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted labels, shape (n_samples,), taken from ``classes_``."""
+        X, args = self._prepare(X)
+        return self.classes_[_backend.predict(X, **args)]

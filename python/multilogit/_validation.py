@@ -1,0 +1,142 @@
+"""Checks of hyper-parameters, feature matrices and labels.
+
+Feature matrices follow the zero-copy contract of the extension: float32 and float64 arrays in
+C or Fortran order (read-only ones included) pass through untouched; anything else is converted
+exactly once, here, before it reaches the compiled code.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+STRATEGIES = ("softmax", "ovr", "ovo")
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _describe(value):
+    return f"{value!r} (type {type(value).__name__})"
+
+
+def check_params(estimator):
+    """Validate the hyper-parameters of ``estimator``.
+
+    Returns a dict of the values to hand to the extension, with ``n_threads=None`` resolved to
+    0 (all cores). Raises TypeError for a value of the wrong type and ValueError for a value out
+    of range; either message names the parameter.
+    """
+    strategy = estimator.strategy
+    if not isinstance(strategy, str):
+        raise TypeError(
+            f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; "
+            f"got {_describe(strategy)}."
+        )
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; got {strategy!r}."
+        )
+
+    C = estimator.C
+    if not _is_real(C):
+        raise TypeError(f"C must be a positive float (or inf for no penalty); got {_describe(C)}.")
+    C = float(C)
+    if math.isnan(C) or C <= 0:
+        raise ValueError(f"C must be a positive float (or inf for no penalty); got C={C!r}.")
+
+    tol = estimator.tol
+    if not _is_real(tol):
+        raise TypeError(f"tol must be a non-negative float; got {_describe(tol)}.")
+    tol = float(tol)
+    if not math.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a non-negative finite float; got tol={tol!r}.")
+
+    max_iter = estimator.max_iter
+    if not _is_integer(max_iter):
+        raise TypeError(f"max_iter must be an integer >= 1; got {_describe(max_iter)}.")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got max_iter={max_iter!r}.")
+
+    fit_intercept = estimator.fit_intercept
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise TypeError(f"fit_intercept must be a bool; got {_describe(fit_intercept)}.")
+
+    n_threads = estimator.n_threads
+    if n_threads is None:
+        n_threads = 0
+    elif not _is_integer(n_threads):
+        raise TypeError(f"n_threads must be None or an integer >= 1; got {_describe(n_threads)}.")
+    elif n_threads < 1:
+        raise ValueError(
+            f"n_threads must be None (all cores) or an integer >= 1; got n_threads={n_threads!r}."
+        )
+
+    verbose = estimator.verbose
+    if not isinstance(verbose, numbers.Integral):  # True/False are accepted as 1/0
+        raise TypeError(f"verbose must be an integer >= 0; got {_describe(verbose)}.")
+    if verbose < 0:
+        raise ValueError(f"verbose must be an integer >= 0; got verbose={verbose!r}.")
+
+    return {
+        "strategy": strategy,
+        "C": C,
+        "tol": tol,
+        "max_iter": int(max_iter),
+        "fit_intercept": bool(fit_intercept),
+        "n_threads": int(n_threads),
+        "verbose": int(verbose),
+    }
+
+
+def _contiguous(X):
+    # The extension reads C- and F-ordered arrays in place; only strided views need a copy.
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    return X
+
+
+def _validate_kwargs():
+    return dict(
+        dtype=_FLOAT_DTYPES,
+        accept_sparse=False,
+        ensure_all_finite=True,
+        ensure_min_samples=1,
+        order=None,
+        copy=False,
+    )
+
+
+def validate_training_data(estimator, X, y):
+    """Validate ``X`` and ``y`` for ``fit``; sets ``n_features_in_`` (and
+    ``feature_names_in_`` for data frames) on ``estimator``."""
+    X, y = validate_data(estimator, X, y, reset=True, **_validate_kwargs())
+    return _contiguous(X), y
+
+
+def validate_prediction_data(estimator, X):
+    """Validate ``X`` for prediction against the features seen in ``fit``."""
+    X = validate_data(estimator, X, reset=False, **_validate_kwargs())
+    return _contiguous(X)
+
+
+def encode_labels(y):
+    """Return ``(classes, indices)``: the sorted unique labels and, for each sample, the int32
+    index of its label in ``classes``. At least two classes are required."""
+    check_classification_targets(y)
+    classes, indices = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, but the data "
+            f"contains only one class: {classes[0]!r}."
+        )
+    return classes, np.ascontiguousarray(indices.reshape(-1), dtype=np.int32)

@@ -1,0 +1,230 @@
+"""The estimator inside scikit-learn's tooling, persistence, label types, warnings, threads."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import multilogit
+from multilogit import LogisticRegression
+
+STRATEGIES = ["softmax", "ovr", "ovo"]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_public_api():
+    assert multilogit.LogisticRegression is LogisticRegression
+    assert callable(multilogit.objective_value)
+    assert isinstance(multilogit.__version__, str) and multilogit.__version__
+
+
+def test_default_parameters():
+    params = LogisticRegression().get_params()
+    assert params == {
+        "strategy": "softmax",
+        "C": 1.0,
+        "fit_intercept": True,
+        "tol": 1e-4,
+        "max_iter": 100,
+        "n_threads": None,
+        "verbose": 0,
+    }
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_pipeline(iris, strategy):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(strategy, max_iter=1000))
+    pipe.fit(X, y)
+    assert pipe.score(X, y) > 0.93
+    assert pipe.predict_proba(X).shape == (150, 3)
+    np.testing.assert_allclose(pipe.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_grid_search(iris):
+    X, y = iris
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=1000))])
+    grid = GridSearchCV(
+        pipe,
+        {"clf__C": [0.001, 1.0, 100.0], "clf__strategy": STRATEGIES},
+        cv=3,
+    )
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 9
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    # heavy regularisation is clearly worse on iris
+    assert grid.best_params_["clf__C"] != 0.001
+    assert grid.best_score_ > 0.9
+    assert grid.best_estimator_.named_steps["clf"].strategy in STRATEGIES
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_cross_val_score(iris, strategy):
+    X, y = iris
+    scores = cross_val_score(
+        make_pipeline(StandardScaler(), LogisticRegression(strategy, max_iter=1000)), X, y, cv=5
+    )
+    assert scores.shape == (5,)
+    assert scores.mean() > 0.9
+
+
+def test_clone_keeps_parameters_and_drops_state(iris):
+    X, y = iris
+    model = LogisticRegression("ovo", C=3.0, fit_intercept=False, tol=1e-6, max_iter=77,
+                               n_threads=2, verbose=0).fit(X, y)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert not hasattr(copy, "coef_")
+    assert "ovo" in repr(copy) and "C=3.0" in repr(copy)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fit_intercept_false_gives_zero_intercept(iris, strategy):
+    X, y = iris
+    model = LogisticRegression(strategy, fit_intercept=False).fit(X, y)
+    assert np.all(model.intercept_ == 0)
+    assert model.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_pickle_and_joblib_round_trip(iris, strategy, tmp_path):
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    model = LogisticRegression(strategy).fit(X, y)
+
+    restored = pickle.loads(pickle.dumps(model))
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    reloaded = joblib.load(path)
+
+    for other in (restored, reloaded):
+        assert other.get_params() == model.get_params()
+        np.testing.assert_array_equal(other.coef_, model.coef_)
+        np.testing.assert_array_equal(other.predict(X), model.predict(X))
+        np.testing.assert_array_equal(other.predict_proba(X), model.predict_proba(X))
+        np.testing.assert_array_equal(other.decision_function(X), model.decision_function(X))
+
+
+LABEL_SETS = {
+    "strings": np.array(["setosa", "versicolor", "virginica"]),
+    "object strings": np.array(["b", "a", "c"], dtype=object),
+    "negative ints": np.array([-7, 0, 42]),
+    "integral floats": np.array([1.0, 2.0, -3.0]),
+    "bool": np.array([True, False]),
+    "binary strings": np.array(["no", "yes"]),
+}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("labels", list(LABEL_SETS), ids=list(LABEL_SETS))
+def test_label_types(iris, labels, strategy):
+    X, target = iris
+    X = StandardScaler().fit_transform(X)
+    values = LABEL_SETS[labels]
+    y = values[target % len(values)]
+    model = LogisticRegression(strategy).fit(X, y)
+
+    np.testing.assert_array_equal(model.classes_, np.unique(y))
+    predicted = model.predict(X)
+    assert predicted.dtype == model.classes_.dtype
+    assert set(predicted) <= set(model.classes_)
+    assert np.mean(predicted == y) > 0.6
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(y), len(values))
+    np.testing.assert_array_equal(predicted, model.classes_[np.argmax(proba, axis=1)])
+    if len(values) == 2:
+        assert model.coef_.shape == (1, X.shape[1])
+        decision = model.decision_function(X)
+        np.testing.assert_array_equal(predicted == model.classes_[1], decision > 0)
+
+
+def test_labels_need_not_be_contiguous_integers(iris):
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    reference = LogisticRegression().fit(X, y)
+    shifted = LogisticRegression().fit(X, 10 * y + 3)
+    np.testing.assert_array_equal(shifted.classes_, [3, 13, 23])
+    np.testing.assert_array_equal(shifted.coef_, reference.coef_)
+    np.testing.assert_array_equal(shifted.predict(X), 10 * reference.predict(X) + 3)
+
+
+def test_list_input(iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X.tolist(), y.tolist())
+    np.testing.assert_array_equal(model.predict(X.tolist()), model.predict(X))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_convergence_warning_emitted_once(strategy):
+    X, y = make_classification(n_samples=200, n_features=10, n_informative=6, n_classes=4,
+                               random_state=0)
+    X = X * 1000.0  # badly scaled, so two iterations cannot converge
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LogisticRegression(strategy, max_iter=2).fit(X, y)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(convergence) == 1, [str(w.message) for w in caught]
+    message = str(convergence[0].message)
+    n_problems = model.n_iter_.shape[0]
+    assert f"of {n_problems} " in message
+    assert "max_iter" in message and "scal" in message.lower()
+    assert np.all(model.n_iter_ <= 2)
+
+
+def test_no_convergence_warning_when_converged(iris):
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for strategy in STRATEGIES:
+            model = LogisticRegression(strategy, max_iter=1000).fit(X, y)
+            assert np.all(model.n_iter_ < 1000)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_n_iter_shape(iris, strategy):
+    X, y = iris
+    model = LogisticRegression(strategy, max_iter=1000).fit(StandardScaler().fit_transform(X), y)
+    expected = {"softmax": 1, "ovr": 3, "ovo": 3}[strategy]
+    assert model.n_iter_.shape == (expected,)
+    assert np.all(model.n_iter_ >= 1)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_thread_count_does_not_change_results(strategy, dtype):
+    # large enough that the work is split between threads
+    X, y = make_classification(n_samples=20000, n_features=40, n_informative=20, n_classes=5,
+                               random_state=0)
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    models = [
+        LogisticRegression(strategy, n_threads=n, max_iter=30, tol=1e-6).fit(X, y)
+        for n in (1, 2, 3)
+    ]
+    for other in models[1:]:
+        np.testing.assert_array_equal(other.coef_, models[0].coef_)
+        np.testing.assert_array_equal(other.intercept_, models[0].intercept_)
+        np.testing.assert_array_equal(other.n_iter_, models[0].n_iter_)
+        np.testing.assert_array_equal(other.predict_proba(X), models[0].predict_proba(X))
+        np.testing.assert_array_equal(other.decision_function(X), models[0].decision_function(X))
+
+
+def test_refit_is_deterministic(iris):
+    X, y = iris
+    first = LogisticRegression("ovr", max_iter=1000).fit(X, y).coef_.copy()
+    second = LogisticRegression("ovr", max_iter=1000).fit(X, y).coef_
+    np.testing.assert_array_equal(first, second)
