@@ -1,0 +1,93 @@
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <multilogit/lbfgs.hpp>
+
+namespace {
+
+using multilogit::Objective;
+
+// f(x) = sum_i (a_i (x_i - 1))^2 / 2, badly scaled on purpose.
+class Quadratic final : public Objective {
+ public:
+  explicit Quadratic(Eigen::VectorXd scale) : scale_(std::move(scale)) {}
+  Eigen::Index dimension() const override { return scale_.size(); }
+  double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& g) override {
+    const Eigen::VectorXd r = scale_.cwiseProduct(x - Eigen::VectorXd::Ones(x.size()));
+    g = scale_.cwiseProduct(r);
+    return 0.5 * r.squaredNorm();
+  }
+
+ private:
+  Eigen::VectorXd scale_;
+};
+
+class Rosenbrock final : public Objective {
+ public:
+  Eigen::Index dimension() const override { return 2; }
+  double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& g) override {
+    const double a = 1 - x[0], b = x[1] - x[0] * x[0];
+    g[0] = -2 * a - 400 * x[0] * b;
+    g[1] = 200 * b;
+    return a * a + 100 * b * b;
+  }
+};
+
+TEST(Lbfgs, SolvesIllConditionedQuadratic) {
+  Eigen::VectorXd scale(50);
+  for (int i = 0; i < 50; ++i) scale[i] = std::pow(10.0, i / 50.0);  // condition number 100
+  Quadratic f(scale);
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(50);
+  multilogit::LbfgsSettings settings;
+  settings.tol = 1e-10;
+  settings.max_iter = 1000;
+  const auto result = multilogit::minimize_lbfgs(f, x, settings);
+  EXPECT_TRUE(result.converged());
+  EXPECT_LE(result.gradient_norm, 1e-10);
+  EXPECT_LT((x - Eigen::VectorXd::Ones(50)).lpNorm<Eigen::Infinity>(), 1e-8);
+}
+
+TEST(Lbfgs, EveryIterationDecreasesRosenbrock) {
+  Rosenbrock f;
+  Eigen::VectorXd x(2);
+  x << -1.2, 1.0;
+  std::vector<double> values;
+  multilogit::LbfgsSettings settings;
+  settings.tol = 1e-8;
+  settings.max_iter = 500;
+  settings.on_iteration = [&](int, double value, double) { values.push_back(value); };
+  const auto result = multilogit::minimize_lbfgs(f, x, settings);
+  ASSERT_TRUE(result.converged());
+  EXPECT_NEAR(x[0], 1.0, 1e-6);
+  EXPECT_NEAR(x[1], 1.0, 1e-6);
+  ASSERT_EQ(values.size(), static_cast<size_t>(result.n_iter));
+  double previous = 24.2;  // f(-1.2, 1)
+  for (double v : values) {
+    EXPECT_LT(v, previous);
+    previous = v;
+  }
+}
+
+TEST(Lbfgs, StopsAtMaxIterations) {
+  Rosenbrock f;
+  Eigen::VectorXd x(2);
+  x << -1.2, 1.0;
+  multilogit::LbfgsSettings settings;
+  settings.tol = 1e-12;
+  settings.max_iter = 3;
+  const auto result = multilogit::minimize_lbfgs(f, x, settings);
+  EXPECT_EQ(result.status, multilogit::SolverStatus::MaxIterations);
+  EXPECT_EQ(result.n_iter, 3);
+}
+
+TEST(Lbfgs, ConvergedAtStartTakesNoStep) {
+  Quadratic f(Eigen::VectorXd::Ones(3));
+  Eigen::VectorXd x = Eigen::VectorXd::Ones(3);
+  const auto result = multilogit::minimize_lbfgs(f, x, {});
+  EXPECT_TRUE(result.converged());
+  EXPECT_EQ(result.n_iter, 0);
+}
+
+}  // namespace

@@ -1,0 +1,100 @@
+// The fused loss/gradient pass against finite differences and a direct evaluation.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "blobs.hpp"
+#include "linear_loss.hpp"
+#include "links.hpp"
+
+namespace {
+
+using namespace multilogit;
+using test_data::make_blobs;
+
+template <class Link>
+double direct_objective(const Eigen::MatrixXd& X, const Eigen::VectorXi& y, const Link& link,
+                        int n_units, const Eigen::VectorXd& w, double C) {
+  const Eigen::Index d = X.cols();
+  const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units);
+  const Eigen::MatrixXd Z = (X * W).rowwise() + w.tail(n_units).transpose();
+  double loss = 0;
+  Eigen::VectorXd z(n_units), r(n_units);
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    z = Z.row(i).transpose();
+    loss += link(z.data(), y[i], r.data());
+  }
+  const double S = static_cast<double>(X.rows());
+  return loss / S + W.squaredNorm() / (2 * C * S);
+}
+
+template <class Link>
+void check_gradient(const Link& link, int n_units) {
+  const auto data = make_blobs(4, 300, 7, 2.0);  // 1200 rows: several chunks and slabs
+  const MatrixView<double, Eigen::ColMajor> X(data.X);
+  detail::LinearLoss<double, Eigen::ColMajor, Link> loss(detail::RowSet<double, Eigen::ColMajor>(X),
+                                                          data.y.data(), link, n_units, true, 0.5,
+                                                          nullptr);
+  Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.3, 0.2);
+  Eigen::VectorXd g(loss.dimension()), scratch(loss.dimension());
+  const double f = loss.evaluate(w, g);
+  EXPECT_NEAR(f, direct_objective(data.X, data.y, link, n_units, w, 0.5), 1e-12 * std::abs(f));
+  for (Eigen::Index j = 0; j < w.size(); ++j) {
+    const double h = 1e-6;
+    Eigen::VectorXd plus = w, minus = w;
+    plus[j] += h;
+    minus[j] -= h;
+    const double numeric = (loss.evaluate(plus, scratch) - loss.evaluate(minus, scratch)) / (2 * h);
+    EXPECT_NEAR(g[j], numeric, 1e-7) << "parameter " << j;
+  }
+}
+
+TEST(LinearLoss, BinaryGradientMatchesFiniteDifferences) {
+  check_gradient(detail::BinaryLink{2}, 1);
+}
+
+TEST(LinearLoss, SoftmaxGradientMatchesFiniteDifferences) {
+  check_gradient(detail::SoftmaxLink{4}, 4);
+}
+
+TEST(LinearLoss, IdenticalForAnyThreadCountAndRowSubset) {
+  const auto data = make_blobs(3, 5000, 20, 1.5);
+  const MatrixView<double, Eigen::ColMajor> X(data.X);
+  std::vector<Index> odd_rows;
+  for (Index i = 1; i < X.rows(); i += 2) odd_rows.push_back(i);
+  for (bool subset : {false, true}) {
+    const auto rows = subset ? detail::RowSet<double, Eigen::ColMajor>(X, odd_rows.data(),
+                                                                       static_cast<Index>(odd_rows.size()))
+                             : detail::RowSet<double, Eigen::ColMajor>(X);
+    Eigen::VectorXd reference_gradient;
+    double reference = 0;
+    for (int threads : {1, 2, 3, 8}) {
+      detail::ThreadPool pool(threads);
+      detail::LinearLoss<double, Eigen::ColMajor, detail::SoftmaxLink> loss(
+          rows, data.y.data(), detail::SoftmaxLink{3}, 3, true, 1.0, &pool);
+      const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.1, 0.1);
+      Eigen::VectorXd g(loss.dimension());
+      const double f = loss.evaluate(w, g);
+      if (threads == 1) {
+        reference = f;
+        reference_gradient = g;
+      } else {
+        EXPECT_EQ(f, reference) << threads << " threads";
+        EXPECT_TRUE((g.array() == reference_gradient.array()).all()) << threads << " threads";
+      }
+    }
+  }
+}
+
+TEST(Links, StableForHugeScores) {
+  double r = 0;
+  const double z = 1e4;
+  EXPECT_DOUBLE_EQ(detail::BinaryLink{1}(&z, 0, &r), 1e4);  // log(1 + e^z) = z
+  EXPECT_DOUBLE_EQ(r, 1.0);
+  const double scores[3] = {1e4, -1e4, 0};
+  double residual[3];
+  EXPECT_DOUBLE_EQ(detail::SoftmaxLink{3}(scores, 1, residual), 2e4);
+  EXPECT_TRUE(std::isfinite(residual[0]) && std::isfinite(residual[1]));
+}
+
+}  // namespace

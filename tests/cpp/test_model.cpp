@@ -1,0 +1,109 @@
+#include <cmath>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+
+#include <multilogit/multilogit.hpp>
+
+#include "blobs.hpp"
+
+namespace {
+
+using namespace multilogit;
+using test_data::make_blobs;
+
+double sigmoid(double z) { return 1 / (1 + std::exp(-z)); }
+
+TEST(Model, ProbabilitiesAreDistributionsAgreeingWithPredictions) {
+  const auto data = make_blobs(5, 60, 4, 2.0);
+  for (Strategy strategy : {Strategy::Softmax, Strategy::OneVsAll, Strategy::OneVsOne}) {
+    const auto model = train(strategy, data.X, data.y, 5);
+    const RowMatrix<double> P = model.predict_proba(data.X);
+    ASSERT_EQ(P.cols(), 5);
+    EXPECT_TRUE((P.array() >= 0).all());
+    EXPECT_LT((P.rowwise().sum().array() - 1).abs().maxCoeff(), 1e-12);
+    const Eigen::VectorXi predicted = model.predict(data.X);
+    const RowMatrix<double> D = model.decision_function(data.X);
+    for (Index i = 0; i < D.rows(); ++i) {
+      Index best;
+      D.row(i).maxCoeff(&best);
+      EXPECT_EQ(predicted[i], best);
+    }
+  }
+}
+
+TEST(Model, SoftmaxAndOneVsAllProbabilitiesFollowTheirDefinitions) {
+  RowMatrix<double> coef(3, 2);
+  coef << 1, 0, 0, 1, -1, -1;
+  Vector<double> intercept(3);
+  intercept << 0.5, 0, -0.5;
+  RowMatrix<double> X(1, 2);
+  X << 0.3, -0.7;
+  const Eigen::RowVector3d z = (X * coef.transpose()).row(0) + intercept.transpose();
+
+  const Model<double> softmax(Strategy::Softmax, 3, coef, intercept);
+  const Eigen::RowVector3d expected = z.array().exp() / z.array().exp().sum();
+  EXPECT_LT((softmax.predict_proba(X).row(0) - expected).norm(), 1e-15);
+
+  const Model<double> ova(Strategy::OneVsAll, 3, coef, intercept);
+  Eigen::RowVector3d s = z.unaryExpr([](double v) { return sigmoid(v); });
+  s /= s.sum();
+  EXPECT_LT((ova.predict_proba(X).row(0) - s).norm(), 1e-15);
+}
+
+TEST(Model, OneVsOneVotesAndCoupling) {
+  // Pairs (0,1), (0,2), (1,2) with hand-picked scores for one row (X = identity picks them).
+  RowMatrix<double> coef = RowMatrix<double>::Identity(3, 3);
+  const Vector<double> intercept = Vector<double>::Zero(3);
+  const Model<double> model(Strategy::OneVsOne, 3, coef, intercept);
+  RowMatrix<double> X(1, 3);
+  X << 2.0, -1.0, 0.5;  // 1 beats 0, 0 beats 2, 2 beats 1: one vote each
+  const RowMatrix<double> D = model.decision_function(X);
+  const double confidence[3] = {-2.0 + 1.0, 2.0 - 0.5, -1.0 + 0.5};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(D(0, k), 1.0 + confidence[k] / (3 * (std::abs(confidence[k]) + 1)), 1e-15);
+  }
+
+  // Coupling: p minimises sum_i sum_{j != i} (r_ji p_i - r_ij p_j)^2 with sum p = 1, solved
+  // here through its KKT system.
+  Eigen::Matrix3d r = Eigen::Matrix3d::Zero();  // r(i, j) = P(i | i or j)
+  const double scores[3] = {2.0, -1.0, 0.5};
+  int p = 0;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = i + 1; j < 3; ++j, ++p) {
+      r(j, i) = sigmoid(scores[p]);
+      r(i, j) = 1 - r(j, i);
+    }
+  }
+  Eigen::Matrix4d kkt = Eigen::Matrix4d::Zero();
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      if (i == j) continue;
+      kkt(i, i) += r(j, i) * r(j, i);
+      kkt(i, j) = -r(j, i) * r(i, j);
+    }
+    kkt(i, 3) = kkt(3, i) = 1;
+  }
+  const Eigen::Vector4d solution = kkt.fullPivLu().solve(Eigen::Vector4d(0, 0, 0, 1));
+  const RowMatrix<double> P = model.predict_proba(X);
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(P(0, k), solution[k], 1e-12);
+}
+
+TEST(Model, RejectsInconsistentShapesAndWrongFeatureCount) {
+  EXPECT_THROW(Model<double>(Strategy::OneVsOne, 4, RowMatrix<double>::Zero(4, 2),
+                             Vector<double>::Zero(4)),
+               std::invalid_argument);
+  EXPECT_THROW(Model<double>(Strategy::Softmax, 3, RowMatrix<double>::Zero(3, 2),
+                             Vector<double>::Zero(2)),
+               std::invalid_argument);
+  const Model<double> model(Strategy::Softmax, 3, RowMatrix<double>::Zero(3, 2),
+                            Vector<double>::Zero(3));
+  EXPECT_THROW(model.predict(Eigen::MatrixXd::Zero(4, 3)), std::invalid_argument);
+  Eigen::MatrixXd with_inf = Eigen::MatrixXd::Zero(4, 2);
+  with_inf(0, 0) = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(model.predict_proba(with_inf), std::invalid_argument);
+}
+
+}  // namespace
