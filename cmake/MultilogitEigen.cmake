@@ -10,7 +10,14 @@ if(TARGET Eigen3::Eigen)
   return()
 endif()
 
-option(MULTILOGIT_USE_CMEEL "Search the cmeel-eigen prefix of the Python environment for Eigen" ${SKBUILD})
+if(SKBUILD)  # SKBUILD is "2", which option() would not take as ON
+  set(_multilogit_cmeel_default ON)
+else()
+  set(_multilogit_cmeel_default OFF)
+endif()
+option(MULTILOGIT_USE_CMEEL "Search the cmeel-eigen prefix of the Python environment for Eigen"
+       ${_multilogit_cmeel_default})
+unset(_multilogit_cmeel_default)
 
 if(MULTILOGIT_USE_CMEEL)
   set(_multilogit_cmeel_prefixes "")
@@ -40,20 +47,27 @@ if(MULTILOGIT_USE_CMEEL)
       list(APPEND _multilogit_cmeel_prefixes "${_multilogit_dir}/cmeel.prefix")
     endif()
   endforeach()
+  set(_multilogit_cmeel_found OFF)
   foreach(_multilogit_dir IN LISTS _multilogit_cmeel_prefixes)
     if(_multilogit_dir MATCHES "cmeel\\.prefix/?$" AND IS_DIRECTORY "${_multilogit_dir}")
       list(APPEND CMAKE_PREFIX_PATH "${_multilogit_dir}")
+      set(_multilogit_cmeel_found ON)
     endif()
   endforeach()
+  if(NOT _multilogit_cmeel_found)
+    message(WARNING "multilogit: no cmeel prefix (PyPI package cmeel-eigen) found for "
+                    "${Python_EXECUTABLE}; looking for a system Eigen3 instead")
+  endif()
   list(REMOVE_DUPLICATES CMAKE_PREFIX_PATH)
-  # A reused build tree (scikit-build-core's build-dir) may remember an Eigen3_DIR inside a
-  # deleted, isolated build environment.
-  if(DEFINED CACHE{Eigen3_DIR} AND NOT EXISTS "${Eigen3_DIR}/Eigen3Config.cmake")
+  # A reused build tree (scikit-build-core's build-dir) remembers Eigen3_DIR from its last
+  # configure: possibly a deleted, isolated build environment, or a system Eigen. Search anew.
+  if(_multilogit_cmeel_found OR (DEFINED CACHE{Eigen3_DIR} AND NOT EXISTS "${Eigen3_DIR}/Eigen3Config.cmake"))
     unset(Eigen3_DIR CACHE)
   endif()
   unset(_multilogit_cmeel_out)
   unset(_multilogit_cmeel_rc)
   unset(_multilogit_cmeel_prefixes)
+  unset(_multilogit_cmeel_found)
   unset(_multilogit_dir)
 endif()
 

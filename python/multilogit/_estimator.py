@@ -11,9 +11,36 @@ from . import _backend
 from ._validation import (
     check_params,
     encode_labels,
+    resolve_n_threads,
     validate_prediction_data,
     validate_training_data,
 )
+
+
+def _warn_if_not_converged(converged, n_iter, params):
+    """One ConvergenceWarning per fit, saying how many problems failed and why."""
+    failed = ~np.asarray(converged, dtype=bool)
+    if not failed.any():
+        return
+    max_iter, tol = params["max_iter"], params["tol"]
+    # A solver that stopped before max_iter found no step that still decreases the objective.
+    at_limit = int(np.count_nonzero(failed & (n_iter >= max_iter)))
+    stalled = int(np.count_nonzero(failed)) - at_limit
+    reasons = []
+    if at_limit:
+        reasons.append(f"{at_limit} reached max_iter={max_iter}")
+    if stalled:
+        reasons.append(
+            f"{stalled} stopped early because no step decreased the objective any more "
+            f"(tol={tol:g} may be below what the precision of X's dtype allows)"
+        )
+    warnings.warn(
+        f"{int(np.count_nonzero(failed))} of {failed.shape[0]} optimisation problem(s) did not "
+        f"converge: {'; '.join(reasons)}. Consider scaling X (e.g. with "
+        "sklearn.preprocessing.StandardScaler), increasing max_iter, or raising tol.",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -120,33 +147,23 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         result = _backend.fit(X, y_index, classes.shape[0], **params)
 
+        # The strategy the coefficients belong to, whatever set_params does later.
+        self._fitted_strategy = params["strategy"]
         self.classes_ = classes
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         self.n_iter_ = np.asarray(result["n_iter"])
-        self._warn_if_not_converged(np.asarray(result["converged"]), params["max_iter"])
+        _warn_if_not_converged(result["converged"], self.n_iter_, params)
         return self
-
-    @staticmethod
-    def _warn_if_not_converged(converged, max_iter):
-        n_failed = int(np.count_nonzero(~converged))
-        if n_failed:
-            warnings.warn(
-                f"{n_failed} of {converged.shape[0]} optimisation problem(s) did not converge "
-                f"(max_iter={max_iter}). Scale the data (e.g. with "
-                "sklearn.preprocessing.StandardScaler) or increase max_iter.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
 
     def _model_args(self, X):
         # Model arrays must share X's dtype; cast the (small) model, never X.
         return dict(
-            strategy=self.strategy,
+            strategy=self._fitted_strategy,
             n_classes=self.classes_.shape[0],
             coef=np.ascontiguousarray(self.coef_, dtype=X.dtype),
             intercept=np.ascontiguousarray(self.intercept_, dtype=X.dtype),
-            n_threads=0 if self.n_threads is None else self.n_threads,
+            n_threads=resolve_n_threads(self.n_threads),
         )
 
     def _prepare(self, X):

@@ -54,7 +54,7 @@ def objective_value(X, y, coef, intercept, *, classes, strategy, C):
     Returns
     -------
     float
-        The objective of the design guide: the binary or softmax loss averaged over the samples
+        The binary or softmax logistic loss averaged over the samples
         of each problem plus ``||w||^2 / (2 C n)``, summed over the sub-problems for ovr and ovo.
     """
     if strategy not in STRATEGIES:

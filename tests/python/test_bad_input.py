@@ -128,7 +128,7 @@ def test_nan_in_object_labels(data):
     X, _ = data
     y = np.array(["a", "b", "c"] * 10, dtype=object)
     y[5] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
+    with pytest.raises(ValueError, match="contains NaN"):
         LogisticRegression().fit(X, y)
 
 
@@ -251,7 +251,7 @@ def test_wrong_number_of_features(data, strategy):
     model = LogisticRegression(strategy).fit(X, y)
     for method in (model.predict, model.predict_proba, model.decision_function,
                    model.predict_log_proba):
-        with pytest.raises(ValueError, match="X has 3 features, but LogisticRegression is expecting 4"):
+        with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4"):
             method(X[:, :3])
 
 

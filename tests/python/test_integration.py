@@ -179,9 +179,23 @@ def test_convergence_warning_emitted_once(strategy):
     assert len(convergence) == 1, [str(w.message) for w in caught]
     message = str(convergence[0].message)
     n_problems = model.n_iter_.shape[0]
-    assert f"of {n_problems} " in message
-    assert "max_iter" in message and "scal" in message.lower()
+    assert f"of {n_problems} optimisation problem(s) did not converge" in message
+    assert "reached max_iter=2" in message and "scaling X" in message
+    assert convergence[0].filename == __file__  # points at the caller's fit
     assert np.all(model.n_iter_ <= 2)
+
+
+def test_convergence_warning_when_tol_is_below_float32_precision(iris):
+    X, y = iris
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LogisticRegression(tol=1e-12, max_iter=10000).fit(X, y)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(convergence) == 1
+    assert "1 stopped early" in str(convergence[0].message)
+    assert model.n_iter_[0] < 10000
+    assert model.score(X, y) > 0.9  # the model is still the (float32) optimum
 
 
 def test_no_convergence_warning_when_converged(iris):
@@ -228,3 +242,26 @@ def test_refit_is_deterministic(iris):
     first = LogisticRegression("ovr", max_iter=1000).fit(X, y).coef_.copy()
     second = LogisticRegression("ovr", max_iter=1000).fit(X, y).coef_
     np.testing.assert_array_equal(first, second)
+
+
+def test_changing_strategy_after_fit_does_not_change_the_model(iris):
+    X, y = iris
+    model = LogisticRegression("ovo", max_iter=1000).fit(X, y)
+    before = model.decision_function(X)
+    model.set_params(strategy="softmax", n_threads=1)
+    np.testing.assert_array_equal(model.decision_function(X), before)
+
+
+def test_dataframe_feature_names(iris):
+    pd = pytest.importorskip("pandas")  # listed in the project's test extras
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    model = LogisticRegression(max_iter=1000).fit(frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        from_array = model.predict(X)
+    np.testing.assert_array_equal(model.predict(frame), from_array)
+    renamed = frame.rename(columns={"petal_w": "other"})
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(renamed)
+    assert not hasattr(LogisticRegression(max_iter=1000).fit(X, y), "feature_names_in_")
