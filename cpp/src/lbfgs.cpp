@@ -14,6 +14,8 @@ namespace {
 constexpr double kArmijo = 1e-4;     // sufficient decrease
 constexpr double kCurvature = 0.9;   // strong Wolfe curvature
 constexpr int kMaxLineSearchEvaluations = 40;
+// Differences of f within this many units of its relative precision are taken as rounding.
+constexpr double kRoundingMargin = 64.0;
 
 // f and its derivative along the search direction at step a.
 struct LinePoint {
@@ -109,7 +111,7 @@ class LineSearch {
 
   bool wolfe(const LinePoint& p) const {
     if (sufficient_decrease(p) && std::abs(p.slope) <= -kCurvature * origin_.slope) return true;
-    const double rounding = 1e-14 * std::abs(origin_.value);
+    const double rounding = kRoundingMargin * objective_.relative_precision() * std::abs(origin_.value);
     return p.value <= origin_.value + rounding && p.slope >= kCurvature * origin_.slope &&
            p.slope <= (2.0 * kArmijo - 1.0) * origin_.slope;
   }

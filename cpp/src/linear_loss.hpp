@@ -10,7 +10,7 @@
 #pragma once
 
 #include <algorithm>
-#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -60,6 +60,9 @@ class LinearLoss final : public Objective {
   Index dimension() const override {
     return rows_.n_features() * n_units_ + (fit_intercept_ ? n_units_ : 0);
   }
+
+  // Scores are computed in Scalar, so f carries Scalar's rounding.
+  double relative_precision() const override { return std::numeric_limits<Scalar>::epsilon(); }
 
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
     const Index d = rows_.n_features();

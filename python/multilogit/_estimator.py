@@ -32,7 +32,7 @@ def _warn_if_not_converged(converged, n_iter, params):
     if stalled:
         reasons.append(
             f"{stalled} stopped early because no step decreased the objective any more "
-            f"(tol={tol:g} may be below what the precision of X's dtype allows)"
+            f"(X may be badly scaled, or tol={tol:g} below what X's dtype can resolve)"
         )
     warnings.warn(
         f"{int(np.count_nonzero(failed))} of {failed.shape[0]} optimisation problem(s) did not "

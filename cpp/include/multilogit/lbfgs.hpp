@@ -33,7 +33,7 @@ struct LbfgsSettings {
 };
 
 // Minimises `objective` starting from `w`, which holds the solution on return. Every accepted
-// step strictly decreases f.
+// step decreases f (by at least the Armijo amount while that exceeds the rounding of f).
 SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
                             const LbfgsSettings& settings);
 
