@@ -47,10 +47,11 @@ double cubic_step(const LinePoint& a, const LinePoint& b) {
 // decrease, so that a search cut short can still return a strict decrease.
 class LineSearch {
  public:
+  // `lowest` is the lowest value of f reached so far, at most `value`, the value at w.
   LineSearch(Objective& objective, const Eigen::VectorXd& w, const Eigen::VectorXd& direction,
-             double value, double slope)
+             double value, double slope, double lowest)
       : objective_(objective), w_(w), direction_(direction), origin_{0.0, value, slope},
-        trial_(w.size()), trial_gradient_(w.size()) {}
+        lowest_(lowest), trial_(w.size()), trial_gradient_(w.size()) {}
 
   // Returns true when a step was taken; then `w`, `gradient` and `value` hold the new point.
   // The step satisfies the strong Wolfe conditions or, once rounding hides any further decrease
@@ -111,8 +112,11 @@ class LineSearch {
 
   bool wolfe(const LinePoint& p) const {
     if (sufficient_decrease(p) && std::abs(p.slope) <= -kCurvature * origin_.slope) return true;
-    const double rounding = kRoundingMargin * objective_.relative_precision() * std::abs(origin_.value);
-    return p.value <= origin_.value + rounding && p.slope >= kCurvature * origin_.slope &&
+    // Approximate Wolfe: f equal to the lowest value so far up to rounding, and the slope
+    // flattened as the Wolfe conditions ask. Bounding by the lowest value rather than by f at
+    // the origin keeps rounding-sized increases from adding up over iterations.
+    const double rounding = kRoundingMargin * objective_.relative_precision() * std::abs(lowest_);
+    return p.value <= lowest_ + rounding && p.slope >= kCurvature * origin_.slope &&
            p.slope <= (2.0 * kArmijo - 1.0) * origin_.slope;
   }
 
@@ -135,6 +139,7 @@ class LineSearch {
   const Eigen::VectorXd& w_;
   const Eigen::VectorXd& direction_;
   const LinePoint origin_;
+  const double lowest_;
   Eigen::VectorXd trial_, trial_gradient_;
   LinePoint trial_point_;
   LinePoint best_;
@@ -206,6 +211,7 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
   }
 
   CurvatureHistory history(settings.memory);
+  double lowest = result.objective;
   Eigen::VectorXd previous_w, previous_gradient;
   result.status = SolverStatus::MaxIterations;
   while (result.n_iter < settings.max_iter) {
@@ -221,12 +227,13 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
 
     previous_w = w;
     previous_gradient = gradient;
-    LineSearch search(objective, previous_w, direction, result.objective, slope);
+    LineSearch search(objective, previous_w, direction, result.objective, slope, lowest);
     if (!search.run(initial_step, w, gradient, result.objective)) {
       result.status = SolverStatus::LineSearchFailed;
       break;
     }
     ++result.n_iter;
+    lowest = std::min(lowest, result.objective);
     result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
     if (settings.on_iteration) {
       settings.on_iteration(result.n_iter, result.objective, result.gradient_norm);

@@ -88,6 +88,12 @@ class LinearLoss final : public Objective {
       grad_b += slab.grad_b;
     }
 
+    if constexpr (Link::kShiftInvariant) {
+      // Remove the rounding that would otherwise let the iterates drift along the directions
+      // in which the loss is flat (the same vector added to every unit).
+      grad_W.colwise() -= grad_W.rowwise().mean();
+      grad_b.array() -= grad_b.mean();
+    }
     const double S = weight_sum_;
     double value = loss / S;
     grad_W /= S;

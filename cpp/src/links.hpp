@@ -19,6 +19,7 @@ inline double sigmoid(double x) {
 
 // Binary logistic loss on one unit: t = +1 for the positive class, -1 otherwise.
 struct BinaryLink {
+  static constexpr bool kShiftInvariant = false;
   int positive_class;
 
   template <typename Scalar>
@@ -30,8 +31,10 @@ struct BinaryLink {
   }
 };
 
-// Multinomial cross-entropy on n_units scores: logsumexp(z) - z[label].
+// Multinomial cross-entropy on n_units scores: logsumexp(z) - z[label]. Adding the same number
+// to every score leaves it unchanged, so its exact gradient sums to zero over the units.
 struct SoftmaxLink {
+  static constexpr bool kShiftInvariant = true;
   int n_units;
 
   template <typename Scalar>
