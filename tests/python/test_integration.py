@@ -265,3 +265,12 @@ def test_dataframe_feature_names(iris):
     with pytest.raises(ValueError, match="feature names should match"):
         model.predict(renamed)
     assert not hasattr(LogisticRegression(max_iter=1000).fit(X, y), "feature_names_in_")
+
+
+@pytest.mark.parametrize("strategy", ["softmax", "ovr", "ovo"])
+def test_verbose_reports_every_iteration(strategy, capsys):
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(strategy, verbose=1, n_threads=1, max_iter=1000).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "iteration" in line]
+    assert len(lines) == int(model.n_iter_.sum())
+    assert all("objective" in line and "gradient" in line for line in lines)
