@@ -1,5 +1,5 @@
 // Regularised empirical risk of a linear model with n_units outputs:
-//   f(W, b) = (1/S) sum_i s_i loss(W x_i + b, y_i) + ||W||^2 / (2 C S)
+//   f(W, b) = (1/S) sum_i s_i loss(W x_i + b, y_i) + ||W||^2 / (2 C S),   S = sum_i s_i
 // evaluated in one pass over the rows: for each cache-sized chunk, the scores, the per-row loss
 // and residual, and the chunk's gradient contribution are computed while the chunk is hot.
 //
@@ -39,11 +39,13 @@ inline Index slab_count(Index n_chunks, Index n_parameters) {
 template <typename Scalar, int Order, class Link>
 class LinearLoss final : public Objective {
  public:
-  // labels[source_row] is the class index of each row of X. pool may be null (single thread).
-  LinearLoss(RowSet<Scalar, Order> rows, const int* labels, Link link, int n_units,
-             bool fit_intercept, double C, ThreadPool* pool)
+  // labels[source_row] is the class index of each row of X and weights[source_row] its weight
+  // (null: all ones). pool may be null (single thread).
+  LinearLoss(RowSet<Scalar, Order> rows, const int* labels, const double* weights, Link link,
+             int n_units, bool fit_intercept, double C, ThreadPool* pool)
       : rows_(rows),
         labels_(labels),
+        weights_(weights),
         link_(link),
         n_units_(n_units),
         fit_intercept_(fit_intercept),
@@ -55,6 +57,10 @@ class LinearLoss final : public Objective {
     chunks_per_slab_ = (n_chunks + n_slabs - 1) / n_slabs;
     slabs_.resize(static_cast<size_t>((n_chunks + chunks_per_slab_ - 1) / chunks_per_slab_));
     weight_sum_ = static_cast<double>(rows_.size());
+    if (weights_) {
+      weight_sum_ = 0.0;
+      for (Index i = 0; i < rows_.size(); ++i) weight_sum_ += weights_[rows_.source_row(i)];
+    }
   }
 
   Index dimension() const override {
@@ -67,7 +73,7 @@ class LinearLoss final : public Objective {
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
     const Index d = rows_.n_features();
     const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units_);
-    weights_ = W.template cast<Scalar>();
+    coef_ = W.template cast<Scalar>();
     intercept_.setZero(n_units_);
     if (fit_intercept_) intercept_ = w.tail(n_units_).template cast<Scalar>();
 
@@ -125,12 +131,18 @@ class LinearLoss final : public Objective {
     for (Index first = begin; first < end; first += chunk_) {
       const Index count = std::min(chunk_, end - first);
       rows_.visit(first, count, slab.gathered, [&](const auto& X_chunk) {
-        slab.scores.noalias() = X_chunk * weights_;
+        slab.scores.noalias() = X_chunk * coef_;
         slab.residuals.resize(count, n_units_);
         for (Index r = 0; r < count; ++r) {
           slab.scores.row(r) += intercept_.transpose();
-          const int label = labels_[rows_.source_row(first + r)];
-          slab.loss += link_(slab.scores.row(r).data(), label, slab.residuals.row(r).data());
+          const Index row = rows_.source_row(first + r);
+          const double loss = link_(slab.scores.row(r).data(), labels_[row], slab.residuals.row(r).data());
+          if (weights_) {
+            slab.loss += weights_[row] * loss;
+            slab.residuals.row(r) *= static_cast<Scalar>(weights_[row]);
+          } else {
+            slab.loss += loss;
+          }
         }
         slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
         slab.grad_W += slab.chunk_grad.template cast<double>();
@@ -143,6 +155,7 @@ class LinearLoss final : public Objective {
 
   RowSet<Scalar, Order> rows_;
   const int* labels_;
+  const double* weights_;
   Link link_;
   int n_units_;
   bool fit_intercept_;
@@ -152,7 +165,7 @@ class LinearLoss final : public Objective {
   Index chunks_per_slab_ = 1;
   double weight_sum_ = 0.0;
   std::vector<Slab> slabs_;
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> weights_;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> coef_;  // W in Scalar
   Vector<Scalar> intercept_;
 };
 

@@ -10,10 +10,11 @@ namespace multilogit {
 template <typename Scalar>
 template <int Order>
 Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
-                                                   const LabelView& y, int n_classes) const {
+                                                   const LabelView& y, int n_classes,
+                                                   const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
-  const auto rows_of_class = detail::check_training_data(X, y, n_classes);
-  if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options);
+  const auto rows_of_class = detail::check_training_data(Strategy::OneVsOne, X, y, n_classes, inputs);
+  if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options, inputs);
 
   std::vector<std::pair<int, int>> pairs;
   for (int i = 0; i < n_classes; ++i) {
@@ -37,7 +38,7 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
                std::back_inserter(rows));
     const detail::RowSet<Scalar, Order> pair_rows(X, rows.data(), static_cast<Index>(rows.size()));
     reports[static_cast<size_t>(p)] = detail::fit_binary_problem(
-        pair_rows, y, j, options, nullptr, static_cast<int>(p), p, coef, intercept);
+        pair_rows, y, j, options, inputs, nullptr, static_cast<int>(p), p, coef, intercept);
   });
   return Model<Scalar>(Strategy::OneVsOne, n_classes, std::move(coef), std::move(intercept),
                        std::move(reports));
@@ -45,14 +46,16 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
 
 template <typename Scalar>
 Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
-                                                    const LabelView& y, int n_classes) const {
-  return fit_impl(X, y, n_classes);
+                                                    const LabelView& y, int n_classes,
+                                                    const FitInputs<Scalar>& inputs) const {
+  return fit_impl(X, y, n_classes, inputs);
 }
 
 template <typename Scalar>
 Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
-                                                    const LabelView& y, int n_classes) const {
-  return fit_impl(X, y, n_classes);
+                                                    const LabelView& y, int n_classes,
+                                                    const FitInputs<Scalar>& inputs) const {
+  return fit_impl(X, y, n_classes, inputs);
 }
 
 template class OneVsOneClassifier<float>;

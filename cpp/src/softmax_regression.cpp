@@ -6,16 +6,18 @@ namespace multilogit {
 template <typename Scalar>
 template <int Order>
 Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
-                                                  const LabelView& y, int n_classes) const {
+                                                  const LabelView& y, int n_classes,
+                                                  const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
-  detail::check_training_data(X, y, n_classes);
-  if (n_classes == 2) return detail::fit_two_classes(Strategy::Softmax, X, y, options);
+  detail::check_training_data(Strategy::Softmax, X, y, n_classes, inputs);
+  if (n_classes == 2) return detail::fit_two_classes(Strategy::Softmax, X, y, options, inputs);
 
   detail::ThreadPool pool(options.resolved_threads());
   detail::LinearLoss<Scalar, Order, detail::SoftmaxLink> loss(
-      detail::RowSet<Scalar, Order>(X), y.data(), detail::SoftmaxLink{n_classes}, n_classes,
-      options.fit_intercept, options.C, &pool);
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension());
+      detail::RowSet<Scalar, Order>(X), y.data(), inputs.sample_weight,
+      detail::SoftmaxLink{n_classes}, n_classes, options.fit_intercept, options.C, &pool);
+  Eigen::VectorXd w =
+      detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
   const ProblemReport report = detail::solve(loss, w, options, 0);
 
   RowMatrix<Scalar> coef(n_classes, X.cols());
@@ -27,14 +29,16 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order
 
 template <typename Scalar>
 Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
-                                                   const LabelView& y, int n_classes) const {
-  return fit_impl(X, y, n_classes);
+                                                   const LabelView& y, int n_classes,
+                                                   const FitInputs<Scalar>& inputs) const {
+  return fit_impl(X, y, n_classes, inputs);
 }
 
 template <typename Scalar>
 Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
-                                                   const LabelView& y, int n_classes) const {
-  return fit_impl(X, y, n_classes);
+                                                   const LabelView& y, int n_classes,
+                                                   const FitInputs<Scalar>& inputs) const {
+  return fit_impl(X, y, n_classes, inputs);
 }
 
 template class SoftmaxRegression<float>;

@@ -2,6 +2,7 @@
 // problem, and unpacking its solution into model rows.
 #pragma once
 
+#include <cmath>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -14,6 +15,7 @@
 #include "multilogit/lbfgs.hpp"
 #include "multilogit/model.hpp"
 #include "multilogit/options.hpp"
+#include "multilogit/trainers.hpp"
 #include "multilogit/types.hpp"
 #include "row_set.hpp"
 #include "thread_pool.hpp"
@@ -25,10 +27,13 @@ void check_finite(const Eigen::DenseBase<Derived>& X) {
   if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
 }
 
-// Rows of X per class, as index lists; throws unless X and y are a valid training set.
+// Rows of X per class, as index lists; throws unless X, y and the fit inputs are a valid
+// training set for `strategy`.
 template <typename Scalar, int Order>
-std::vector<std::vector<Index>> check_training_data(const MatrixView<Scalar, Order>& X,
-                                                    const LabelView& y, int n_classes) {
+std::vector<std::vector<Index>> check_training_data(Strategy strategy,
+                                                    const MatrixView<Scalar, Order>& X,
+                                                    const LabelView& y, int n_classes,
+                                                    const FitInputs<Scalar>& inputs) {
   if (n_classes < 2) {
     throw std::invalid_argument("at least 2 classes are needed, got n_classes = " +
                                 std::to_string(n_classes));
@@ -53,6 +58,33 @@ std::vector<std::vector<Index>> check_training_data(const MatrixView<Scalar, Ord
       throw std::invalid_argument("class " + std::to_string(k) + " has no samples");
     }
   }
+  if (const double* weights = inputs.sample_weight) {
+    for (int k = 0; k < n_classes; ++k) {
+      double total = 0.0;
+      for (Index i : rows_of_class[static_cast<size_t>(k)]) {
+        if (!(weights[i] >= 0.0) || !std::isfinite(weights[i])) {
+          throw std::invalid_argument("sample_weight must be finite and >= 0, got " +
+                                      std::to_string(weights[i]) + " at row " + std::to_string(i));
+        }
+        total += weights[i];
+      }
+      if (!(total > 0.0)) {
+        throw std::invalid_argument("class " + std::to_string(k) + " has zero total sample_weight");
+      }
+    }
+  }
+  if (const Model<Scalar>* initial = inputs.initial) {
+    if (initial->strategy() != strategy || initial->n_classes() != n_classes ||
+        initial->n_features() != X.cols()) {
+      throw std::invalid_argument(
+          "the initial model does not match the fit: strategy '" +
+          std::string(to_string(initial->strategy())) + "', " +
+          std::to_string(initial->n_classes()) + " classes, " +
+          std::to_string(initial->n_features()) + " features against '" +
+          std::string(to_string(strategy)) + "', " + std::to_string(n_classes) + ", " +
+          std::to_string(X.cols()));
+    }
+  }
   check_finite(X);
   return rows_of_class;
 }
@@ -65,10 +97,13 @@ inline ProblemReport solve(Objective& objective, Eigen::VectorXd& w, const Train
   settings.tol = options.tol;
   settings.max_iter = options.max_iter;
   settings.memory = options.lbfgs_memory;
-  if (options.on_iteration) {
+  if (options.on_iteration || options.should_stop) {
     settings.on_iteration = [&options, problem](int iteration, double value, double norm) {
-      std::lock_guard<std::mutex> lock(report_mutex);
-      options.on_iteration(IterationInfo{problem, iteration, value, norm});
+      if (options.on_iteration) {
+        std::lock_guard<std::mutex> lock(report_mutex);
+        options.on_iteration(IterationInfo{problem, iteration, value, norm});
+      }
+      if (options.should_stop && options.should_stop()) throw Interrupted();
     };
   }
   const SolverResult result = minimize_lbfgs(objective, w, settings);
@@ -88,15 +123,34 @@ void store_units(const Eigen::VectorXd& w, Index d, int n_units, bool fit_interc
   }
 }
 
+// The starting point of the problem owning model rows [first_row, first_row + n_units): the
+// initial model's coefficients for a warm start, else zeros.
+template <typename Scalar>
+Eigen::VectorXd starting_point(const Model<Scalar>* initial, Index d, int n_units,
+                               bool fit_intercept, Index first_row) {
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d * n_units + (fit_intercept ? n_units : 0));
+  if (initial) {
+    Eigen::Map<Eigen::MatrixXd>(w.data(), d, n_units) =
+        initial->coef().middleRows(first_row, n_units).transpose().template cast<double>();
+    if (fit_intercept) {
+      w.tail(n_units) = initial->intercept().segment(first_row, n_units).template cast<double>();
+    }
+  }
+  return w;
+}
+
 // A binary logistic problem on rows (class `positive` against the others present).
 template <typename Scalar, int Order>
 ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelView& y,
-                                 int positive, const TrainOptions& options, ThreadPool* pool,
-                                 int problem, Index first_row, RowMatrix<Scalar>& coef,
+                                 int positive, const TrainOptions& options,
+                                 const FitInputs<Scalar>& inputs, ThreadPool* pool, int problem,
+                                 Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
-  LinearLoss<Scalar, Order, BinaryLink> loss(rows, y.data(), BinaryLink{positive}, 1,
-                                             options.fit_intercept, options.C, pool);
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension());
+  LinearLoss<Scalar, Order, BinaryLink> loss(rows, y.data(), inputs.sample_weight,
+                                             BinaryLink{positive}, 1, options.fit_intercept,
+                                             options.C, pool);
+  Eigen::VectorXd w = starting_point(inputs.initial, rows.n_features(), 1, options.fit_intercept,
+                                     first_row);
   const ProblemReport report = solve(loss, w, options, problem);
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
@@ -105,12 +159,13 @@ ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelV
 // Two classes: every strategy is one binary problem with class 1 positive.
 template <typename Scalar, int Order>
 Model<Scalar> fit_two_classes(Strategy strategy, const MatrixView<Scalar, Order>& X,
-                              const LabelView& y, const TrainOptions& options) {
+                              const LabelView& y, const TrainOptions& options,
+                              const FitInputs<Scalar>& inputs) {
   ThreadPool pool(options.resolved_threads());
   RowMatrix<Scalar> coef(1, X.cols());
   Vector<Scalar> intercept(1);
-  const ProblemReport report = fit_binary_problem(RowSet<Scalar, Order>(X), y, 1, options, &pool,
-                                                  0, 0, coef, intercept);
+  const ProblemReport report = fit_binary_problem(RowSet<Scalar, Order>(X), y, 1, options, inputs,
+                                                  &pool, 0, 0, coef, intercept);
   return Model<Scalar>(strategy, 2, std::move(coef), std::move(intercept), {report});
 }
 

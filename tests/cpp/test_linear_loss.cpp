@@ -13,8 +13,9 @@ using namespace multilogit;
 using test_data::make_blobs;
 
 template <class Link>
-double direct_objective(const Eigen::MatrixXd& X, const Eigen::VectorXi& y, const Link& link,
-                        int n_units, const Eigen::VectorXd& w, double C) {
+double direct_objective(const Eigen::MatrixXd& X, const Eigen::VectorXi& y,
+                        const Eigen::VectorXd& s, const Link& link, int n_units,
+                        const Eigen::VectorXd& w, double C) {
   const Eigen::Index d = X.cols();
   const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units);
   const Eigen::MatrixXd Z = (X * W).rowwise() + w.tail(n_units).transpose();
@@ -22,23 +23,24 @@ double direct_objective(const Eigen::MatrixXd& X, const Eigen::VectorXi& y, cons
   Eigen::VectorXd z(n_units), r(n_units);
   for (Eigen::Index i = 0; i < X.rows(); ++i) {
     z = Z.row(i).transpose();
-    loss += link(z.data(), y[i], r.data());
+    loss += s[i] * link(z.data(), y[i], r.data());
   }
-  const double S = static_cast<double>(X.rows());
+  const double S = s.sum();
   return loss / S + W.squaredNorm() / (2 * C * S);
 }
 
 template <class Link>
 void check_gradient(const Link& link, int n_units) {
-  const auto data = make_blobs(4, 300, 7, 2.0);  // 1200 rows: several chunks and slabs
+  const auto data = make_blobs(4, 300, 7, 2.0);
   const MatrixView<double, Eigen::ColMajor> X(data.X);
+  const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(X.rows(), 0.0, 3.0);
   detail::LinearLoss<double, Eigen::ColMajor, Link> loss(detail::RowSet<double, Eigen::ColMajor>(X),
-                                                          data.y.data(), link, n_units, true, 0.5,
-                                                          nullptr);
+                                                          data.y.data(), weights.data(), link,
+                                                          n_units, true, 0.5, nullptr);
   Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.3, 0.2);
   Eigen::VectorXd g(loss.dimension()), scratch(loss.dimension());
   const double f = loss.evaluate(w, g);
-  EXPECT_NEAR(f, direct_objective(data.X, data.y, link, n_units, w, 0.5), 1e-12 * std::abs(f));
+  EXPECT_NEAR(f, direct_objective(data.X, data.y, weights, link, n_units, w, 0.5), 1e-12 * std::abs(f));
   for (Eigen::Index j = 0; j < w.size(); ++j) {
     const double h = 1e-6;
     Eigen::VectorXd plus = w, minus = w;
@@ -49,6 +51,8 @@ void check_gradient(const Link& link, int n_units) {
   }
 }
 
+// Weighted rows, several chunks and slabs: the fused pass against a direct evaluation and the
+// gradient against central differences.
 TEST(LinearLoss, BinaryGradientMatchesFiniteDifferences) {
   check_gradient(detail::BinaryLink{2}, 1);
 }
@@ -71,7 +75,7 @@ TEST(LinearLoss, IdenticalForAnyThreadCountAndRowSubset) {
     for (int threads : {1, 2, 3, 8}) {
       detail::ThreadPool pool(threads);
       detail::LinearLoss<double, Eigen::ColMajor, detail::SoftmaxLink> loss(
-          rows, data.y.data(), detail::SoftmaxLink{3}, 3, true, 1.0, &pool);
+          rows, data.y.data(), nullptr, detail::SoftmaxLink{3}, 3, true, 1.0, &pool);
       const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.1, 0.1);
       Eigen::VectorXd g(loss.dimension());
       const double f = loss.evaluate(w, g);

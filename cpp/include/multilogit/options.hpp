@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <stdexcept>
 
 namespace multilogit {
 
@@ -25,11 +26,21 @@ struct TrainOptions {
   // worker threads.
   std::function<void(const IterationInfo&)> on_iteration;
 
+  // Polled after every iteration of every problem, from any thread; returning true abandons
+  // the fit, which then throws Interrupted.
+  std::function<bool()> should_stop;
+
   // Throws std::invalid_argument naming the first invalid option.
   void validate() const;
 
   // n_threads with 0 resolved to the number of hardware threads.
   int resolved_threads() const;
+};
+
+// Thrown by a fit abandoned through TrainOptions::should_stop.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted() : std::runtime_error("training interrupted") {}
 };
 
 }  // namespace multilogit

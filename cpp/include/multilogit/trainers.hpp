@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <Eigen/Core>
@@ -12,6 +14,16 @@
 #include "multilogit/types.hpp"
 
 namespace multilogit {
+
+// Per-row weights: n values >= 0 (a row of weight k counts as k copies of it).
+using WeightView = Eigen::Ref<const Eigen::VectorXd>;
+
+// What a fit starts from besides X and y.
+template <typename Scalar>
+struct FitInputs {
+  const double* sample_weight = nullptr;   // one weight per row, or null for unit weights
+  const Model<Scalar>* initial = nullptr;  // warm start: a model of the same shape, or null
+};
 
 template <typename Scalar>
 class Trainer {
@@ -25,14 +37,27 @@ class Trainer {
   // in [0, n_classes), every class present. Throws std::invalid_argument on bad input.
   template <typename Derived>
   Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes) const {
-    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes);
+    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes, {});
+  }
+
+  // The same with a weight per row (every class needs a positive total weight) and, when
+  // `initial` is given, starting from its coefficients (same strategy, classes and features).
+  template <typename Derived>
+  Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes,
+                    const WeightView& sample_weight, const Model<Scalar>* initial = nullptr) const {
+    if (sample_weight.size() != X.rows()) {
+      throw std::invalid_argument("sample_weight has " + std::to_string(sample_weight.size()) +
+                                  " entries but X has " + std::to_string(X.rows()) + " rows");
+    }
+    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes,
+                     FitInputs<Scalar>{sample_weight.data(), initial});
   }
 
  protected:
   virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                                  int n_classes) const = 0;
+                                  int n_classes, const FitInputs<Scalar>& inputs) const = 0;
   virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                                  int n_classes) const = 0;
+                                  int n_classes, const FitInputs<Scalar>& inputs) const = 0;
 
  private:
   TrainOptions options_;
@@ -46,14 +71,14 @@ class SoftmaxRegression final : public Trainer<Scalar> {
 
  protected:
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
 
  private:
   template <int Order>
   Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes) const;
+                         int n_classes, const FitInputs<Scalar>& inputs) const;
 };
 
 // One binary model per class, that class against all others.
@@ -64,14 +89,14 @@ class OneVsAllClassifier final : public Trainer<Scalar> {
 
  protected:
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
 
  private:
   template <int Order>
   Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes) const;
+                         int n_classes, const FitInputs<Scalar>& inputs) const;
 };
 
 // One binary model per pair of classes (i < j), trained on the rows of i and j, j positive.
@@ -82,14 +107,14 @@ class OneVsOneClassifier final : public Trainer<Scalar> {
 
  protected:
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes) const override;
+                          int n_classes, const FitInputs<Scalar>& inputs) const override;
 
  private:
   template <int Order>
   Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes) const;
+                         int n_classes, const FitInputs<Scalar>& inputs) const;
 };
 
 template <typename Scalar>
@@ -101,6 +126,16 @@ Model<typename Derived::Scalar> train(Strategy strategy, const Eigen::MatrixBase
                                       const LabelView& y, int n_classes,
                                       const TrainOptions& options = {}) {
   return make_trainer<typename Derived::Scalar>(strategy, options)->fit(X, y, n_classes);
+}
+
+// The same with a weight per row.
+template <typename Derived>
+Model<typename Derived::Scalar> train(Strategy strategy, const Eigen::MatrixBase<Derived>& X,
+                                      const LabelView& y, int n_classes,
+                                      const WeightView& sample_weight,
+                                      const TrainOptions& options = {}) {
+  return make_trainer<typename Derived::Scalar>(strategy, options)
+      ->fit(X, y, n_classes, sample_weight);
 }
 
 extern template class SoftmaxRegression<float>;
