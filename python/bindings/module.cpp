@@ -4,13 +4,16 @@
 // read in place through Eigen::Map (read-only arrays included). Anything else is refused with a
 // TypeError: converting is the Python layer's job, done once and explicitly. The GIL is released
 // while C++ works; std::invalid_argument from the core becomes ValueError.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <multilogit/multilogit.hpp>
 
@@ -78,9 +81,50 @@ Model<Scalar> model_from_arrays(const std::string& strategy, int n_classes, cons
                        std::move(intercept_vector));
 }
 
+Eigen::Map<const Eigen::VectorXd> weight_view(const std::optional<py::array>& sample_weight) {
+  if (!sample_weight) return {nullptr, 0};
+  const py::array& w = *sample_weight;
+  if (!py::isinstance<py::array_t<double>>(w) || w.ndim() != 1 || !(w.flags() & py::array::c_style)) {
+    throw py::type_error("sample_weight must be a contiguous 1-D float64 array, got dtype " +
+                         dtype_name(w) + " with " + std::to_string(w.ndim()) + " dimension(s)");
+  }
+  return {static_cast<const double*>(w.data()), static_cast<Eigen::Index>(w.shape(0))};
+}
+
+// Ctrl-C during a fit. Python runs signal handlers only on its main thread, so that thread
+// checks for them after each of its solver iterations (with the GIL) and raises a flag that
+// stops the other threads too. The KeyboardInterrupt is kept and re-raised once C++ returns.
+class InterruptWatch {
+ public:
+  bool should_stop() {
+    if (std::this_thread::get_id() == caller_ && !raised_) {
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) {
+        error_.emplace();  // takes the pending KeyboardInterrupt
+        raised_ = true;
+      }
+    }
+    return raised_;
+  }
+
+  [[noreturn]] void rethrow() {
+    if (error_) throw *error_;
+    throw py::value_error("training interrupted");
+  }
+
+ private:
+  std::thread::id caller_ = std::this_thread::get_id();
+  std::atomic<bool> raised_{false};
+  std::optional<py::error_already_set> error_;
+};
+
 py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::string& strategy,
-             double C, bool fit_intercept, double tol, int max_iter, int n_threads, int verbose) {
+             double C, bool fit_intercept, double tol, int max_iter, int n_threads, int verbose,
+             const std::optional<py::array>& sample_weight,
+             const std::optional<py::array>& initial_coef,
+             const std::optional<py::array>& initial_intercept) {
   const auto labels = label_view(y);
+  const auto weights = weight_view(sample_weight);
   multilogit::TrainOptions options;
   options.C = C;
   options.fit_intercept = fit_intercept;
@@ -95,14 +139,28 @@ py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::s
                 py::arg("flush") = true);
     };
   }
+  InterruptWatch interrupt;
+  options.should_stop = [&interrupt] { return interrupt.should_stop(); };
   const Strategy parsed = multilogit::parse_strategy(strategy);
   return with_matrix(X, [&](const auto& matrix) {
     using Scalar = typename std::decay_t<decltype(matrix)>::Scalar;
+    std::optional<Model<Scalar>> initial;
+    if (initial_coef && initial_intercept) {
+      initial.emplace(model_from_arrays<Scalar>(strategy, n_classes, *initial_coef, *initial_intercept));
+    }
+    const auto trainer = multilogit::make_trainer<Scalar>(parsed, options);
     std::optional<Model<Scalar>> model;
+    bool interrupted = false;
     {
       py::gil_scoped_release release;
-      model.emplace(multilogit::train(parsed, matrix, labels, n_classes, options));
+      try {
+        model.emplace(trainer->fit(matrix, labels, n_classes, weights,
+                                   initial ? &*initial : nullptr));
+      } catch (const multilogit::Interrupted&) {
+        interrupted = true;
+      }
     }
+    if (interrupted) interrupt.rethrow();
     const auto& reports = model->reports();
     py::array_t<std::int32_t> n_iter(static_cast<py::ssize_t>(reports.size()));
     py::array_t<bool> converged(static_cast<py::ssize_t>(reports.size()));
@@ -148,7 +206,8 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("fit", &fit, py::arg("X"), py::arg("y"), py::arg("n_classes"), py::arg("strategy"),
         py::arg("C"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
-        py::arg("n_threads"), py::arg("verbose"),
+        py::arg("n_threads"), py::arg("verbose"), py::arg("sample_weight") = py::none(),
+        py::arg("initial_coef") = py::none(), py::arg("initial_intercept") = py::none(),
         "Trains a model; returns its coefficients and a report per sub-problem.");
 
   // Two classes give one score per row: a 1-D array, as scikit-learn's decision_function.

@@ -9,9 +9,27 @@ class indices, and model arrays have ``X``'s dtype. Nothing is copied here.
 from . import _core
 
 
-def fit(X, y, n_classes, *, strategy, C, fit_intercept, tol, max_iter, n_threads, verbose):
+def fit(
+    X,
+    y,
+    n_classes,
+    *,
+    strategy,
+    C,
+    fit_intercept,
+    tol,
+    max_iter,
+    n_threads,
+    verbose,
+    sample_weight=None,
+    initial_coef=None,
+    initial_intercept=None,
+):
     """Train a model; returns a dict with ``coef``, ``intercept``, ``n_iter``, ``converged``
-    and ``objective`` (one entry per optimisation problem for the last three)."""
+    and ``objective`` (one entry per optimisation problem for the last three).
+
+    ``sample_weight`` is None or a contiguous float64 array; ``initial_coef`` and
+    ``initial_intercept`` (X's dtype) warm-start every problem from a previous fit."""
     return _core.fit(
         X,
         y,
@@ -23,6 +41,9 @@ def fit(X, y, n_classes, *, strategy, C, fit_intercept, tol, max_iter, n_threads
         int(max_iter),
         int(n_threads),
         int(verbose),
+        sample_weight,
+        initial_coef,
+        initial_intercept,
     )
 
 

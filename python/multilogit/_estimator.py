@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _backend
 from ._validation import (
     check_params,
+    effective_sample_weight,
     encode_labels,
     resolve_n_threads,
     validate_prediction_data,
@@ -17,11 +18,29 @@ from ._validation import (
 )
 
 
-def _warn_if_not_converged(converged, n_iter, params):
-    """One ConvergenceWarning per fit, saying how many problems failed and why."""
+def _problem_names(strategy, classes):
+    """A readable name for each optimisation problem, in the order the extension reports them."""
+    labels = [repr(c) for c in classes.tolist()]
+    if len(labels) == 2:
+        return [f"{labels[1]} vs {labels[0]}"]
+    if strategy == "ovr":
+        return [f"{c} vs rest" for c in labels]
+    if strategy == "ovo":
+        return [
+            f"{labels[i]} vs {labels[j]}"
+            for i in range(len(labels))
+            for j in range(i + 1, len(labels))
+        ]
+    return ["softmax"]
+
+
+def _warn_if_not_converged(converged, n_iter, params, names):
+    """One ConvergenceWarning per fit, saying which problems failed and why."""
     failed = ~np.asarray(converged, dtype=bool)
     if not failed.any():
         return
+    listed = [names[k] for k in np.flatnonzero(failed)]
+    which = ", ".join(listed[:10]) + (f" and {len(listed) - 10} more" if len(listed) > 10 else "")
     max_iter, tol = params["max_iter"], params["tol"]
     # A solver that stopped before max_iter found no step that still decreases the objective.
     at_limit = int(np.count_nonzero(failed & (n_iter >= max_iter)))
@@ -36,10 +55,10 @@ def _warn_if_not_converged(converged, n_iter, params):
         )
     warnings.warn(
         f"{int(np.count_nonzero(failed))} of {failed.shape[0]} optimisation problem(s) did not "
-        f"converge: {'; '.join(reasons)}. Consider scaling X (e.g. with "
+        f"converge ({which}): {'; '.join(reasons)}. Consider scaling X (e.g. with "
         "sklearn.preprocessing.StandardScaler), increasing max_iter, or raising tol.",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=4,  # the caller of fit
     )
 
 
@@ -76,6 +95,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Each solver stops once the max-norm of the gradient of its objective is at most ``tol``.
     max_iter : int, default=100
         Maximum number of L-BFGS iterations per optimisation problem.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplying the weight of each sample of that class (for every
+        strategy, in every sub-problem the sample takes part in). ``"balanced"`` uses
+        ``n_samples / (n_classes * weighted count of the class)`` as scikit-learn does.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution when the previous fit had the same strategy,
+        classes and number of features (otherwise start from zero).
     n_threads : int or None, default=None
         Number of threads; ``None`` uses all cores. Results do not depend on it.
     verbose : int, default=0
@@ -116,6 +142,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         fit_intercept=True,
         tol=1e-4,
         max_iter=100,
+        class_weight=None,
+        warm_start=False,
         n_threads=None,
         verbose=0,
     ):
@@ -124,10 +152,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.n_threads = n_threads
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
@@ -136,16 +166,37 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Training data. float32 and float64 arrays in C or Fortran order are used in place.
         y : array-like of shape (n_samples,)
             Class labels (at least two distinct values).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample; an integer weight k counts the sample k times.
+            The objective is normalised by the sum of the weights.
 
         Returns
         -------
         self : LogisticRegression
         """
         params = check_params(self)
+        try:
+            self._fit(X, y, sample_weight, params)
+        except BaseException:
+            # A fit that fails or is interrupted (Ctrl-C) leaves no half-fitted estimator.
+            self._forget_fit()
+            raise
+        return self
+
+    def _forget_fit(self):
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+        self.__dict__.pop("_fitted_strategy", None)
+
+    def _fit(self, X, y, sample_weight, params):
         X, y = validate_training_data(self, X, y)
         classes, y_index = encode_labels(y)
+        weights = effective_sample_weight(sample_weight, self.class_weight, X, classes, y_index)
+        initial = self._warm_start_arrays(params["strategy"], classes, X)
 
-        result = _backend.fit(X, y_index, classes.shape[0], **params)
+        result = _backend.fit(
+            X, y_index, classes.shape[0], **params, sample_weight=weights, **initial
+        )
 
         # The strategy the coefficients belong to, whatever set_params does later.
         self._fitted_strategy = params["strategy"]
@@ -153,8 +204,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         self.n_iter_ = np.asarray(result["n_iter"])
-        _warn_if_not_converged(result["converged"], self.n_iter_, params)
-        return self
+        _warn_if_not_converged(
+            result["converged"], self.n_iter_, params, _problem_names(params["strategy"], classes)
+        )
+
+    def _warm_start_arrays(self, strategy, classes, X):
+        """The previous solution, when warm_start is on and it fits this problem."""
+        if not self.warm_start or not hasattr(self, "coef_"):
+            return {}
+        same_problem = (
+            self._fitted_strategy == strategy
+            and self.coef_.shape[1] == X.shape[1]
+            and np.array_equal(self.classes_, classes)
+        )
+        if not same_problem:
+            return {}
+        return dict(
+            initial_coef=np.ascontiguousarray(self.coef_, dtype=X.dtype),
+            initial_intercept=np.ascontiguousarray(self.intercept_, dtype=X.dtype),
+        )
 
     def _model_args(self, X):
         # Model arrays must share X's dtype; cast the (small) model, never X.

@@ -9,8 +9,9 @@ import math
 import numbers
 
 import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 STRATEGIES = ("softmax", "ovr", "ovo")
 
@@ -145,3 +146,44 @@ def encode_labels(y):
             f"contains only one class: {classes[0]!r}."
         )
     return classes, np.ascontiguousarray(indices.reshape(-1), dtype=np.int32)
+
+
+def effective_sample_weight(sample_weight, class_weight, X, classes, y_index):
+    """The weight of each row: ``sample_weight`` (default 1) times the weight of its class.
+
+    Returns None when every weight is 1, else a contiguous float64 array. Raises ValueError for
+    negative or non-finite weights, for ``class_weight`` keys that are not classes, and when a
+    class is left with zero total weight.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    weights = None
+    if sample_weight is not None:
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+    if class_weight is not None:
+        if not (isinstance(class_weight, dict) or class_weight == "balanced"):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}."
+            )
+        if isinstance(class_weight, dict):
+            unknown = [key for key in class_weight if key not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has keys that are not classes of y: {unknown!r} "
+                    f"(classes: {classes.tolist()!r})."
+                )
+        per_class = compute_class_weight(
+            class_weight, classes=classes, y=classes[y_index], sample_weight=weights
+        )
+        by_row = per_class[y_index]
+        weights = by_row if weights is None else weights * by_row
+    totals = np.bincount(y_index, weights=weights, minlength=classes.shape[0])
+    empty = np.flatnonzero(totals <= 0)
+    if empty.size:
+        raise ValueError(
+            f"class {classes[empty[0]].tolist()!r} has zero total weight: each class needs at least one "
+            "sample with a positive sample_weight (and class_weight)."
+        )
+    return np.ascontiguousarray(weights, dtype=np.float64)

@@ -15,7 +15,8 @@
 
 namespace multilogit {
 
-// Per-row weights: n values >= 0 (a row of weight k counts as k copies of it).
+// Per-row weights: n values >= 0 (a row of weight k counts as k copies of it); an empty view
+// means unit weights.
 using WeightView = Eigen::Ref<const Eigen::VectorXd>;
 
 // What a fit starts from besides X and y.
@@ -45,12 +46,13 @@ class Trainer {
   template <typename Derived>
   Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes,
                     const WeightView& sample_weight, const Model<Scalar>* initial = nullptr) const {
-    if (sample_weight.size() != X.rows()) {
+    if (sample_weight.size() != 0 && sample_weight.size() != X.rows()) {
       throw std::invalid_argument("sample_weight has " + std::to_string(sample_weight.size()) +
                                   " entries but X has " + std::to_string(X.rows()) + " rows");
     }
     return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes,
-                     FitInputs<Scalar>{sample_weight.data(), initial});
+                     FitInputs<Scalar>{sample_weight.size() ? sample_weight.data() : nullptr,
+                                       initial});
   }
 
  protected:
