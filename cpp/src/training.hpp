@@ -107,6 +107,11 @@ inline ProblemReport solve(Objective& objective, Eigen::VectorXd& w, const Train
     };
   }
   const SolverResult result = minimize_lbfgs(objective, w, settings);
+  if (options.on_iteration) {
+    std::lock_guard<std::mutex> lock(report_mutex);
+    options.on_iteration(
+        IterationInfo{problem, result.n_iter, result.objective, result.gradient_norm, true});
+  }
   return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm};
 }
 

@@ -91,20 +91,24 @@ Eigen::Map<const Eigen::VectorXd> weight_view(const std::optional<py::array>& sa
   return {static_cast<const double*>(w.data()), static_cast<Eigen::Index>(w.shape(0))};
 }
 
-// Ctrl-C during a fit. Python runs signal handlers only on its main thread, so that thread
-// checks for them after each of its solver iterations (with the GIL) and raises a flag that
-// stops the other threads too. The KeyboardInterrupt is kept and re-raised once C++ returns.
+// Python errors during a fit: Ctrl-C, or an exception in the progress callback. Python runs
+// signal handlers only on its main thread, so that thread checks for them after each of its
+// solver iterations (with the GIL); the first error raises a flag that stops every thread, and
+// is re-raised once C++ returns.
 class InterruptWatch {
  public:
   bool should_stop() {
     if (std::this_thread::get_id() == caller_ && !raised_) {
       py::gil_scoped_acquire gil;
-      if (PyErr_CheckSignals() != 0) {
-        error_.emplace();  // takes the pending KeyboardInterrupt
-        raised_ = true;
-      }
+      if (PyErr_CheckSignals() != 0) raise(py::error_already_set());
     }
     return raised_;
+  }
+
+  // Keeps the first error; call with the GIL held.
+  void raise(py::error_already_set error) {
+    if (!error_) error_.emplace(std::move(error));
+    raised_ = true;
   }
 
   [[noreturn]] void rethrow() {
@@ -119,7 +123,8 @@ class InterruptWatch {
 };
 
 py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::string& strategy,
-             double C, bool fit_intercept, double tol, int max_iter, int n_threads, int verbose,
+             double C, bool fit_intercept, double tol, int max_iter, int n_threads,
+             const std::optional<py::function>& progress,
              const std::optional<py::array>& sample_weight,
              const std::optional<py::array>& initial_coef,
              const std::optional<py::array>& initial_intercept) {
@@ -131,16 +136,19 @@ py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::s
   options.tol = tol;
   options.max_iter = max_iter;
   options.n_threads = n_threads;
-  if (verbose > 0) {
-    options.on_iteration = [](const multilogit::IterationInfo& info) {
-      py::gil_scoped_acquire gil;
-      py::print(py::str("problem {:3d}  iteration {:5d}  objective {:.10e}  |gradient|_inf {:.3e}")
-                    .format(info.problem, info.iteration, info.objective, info.gradient_norm),
-                py::arg("flush") = true);
-    };
-  }
   InterruptWatch interrupt;
   options.should_stop = [&interrupt] { return interrupt.should_stop(); };
+  if (progress) {
+    // An exception in the callback (Ctrl-C included) stops the fit and is re-raised after it.
+    options.on_iteration = [&progress, &interrupt](const multilogit::IterationInfo& info) {
+      py::gil_scoped_acquire gil;
+      try {
+        (*progress)(info.problem, info.iteration, info.objective, info.gradient_norm, info.finished);
+      } catch (py::error_already_set& error) {
+        interrupt.raise(std::move(error));
+      }
+    };
+  }
   const Strategy parsed = multilogit::parse_strategy(strategy);
   return with_matrix(X, [&](const auto& matrix) {
     using Scalar = typename std::decay_t<decltype(matrix)>::Scalar;
@@ -206,7 +214,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("fit", &fit, py::arg("X"), py::arg("y"), py::arg("n_classes"), py::arg("strategy"),
         py::arg("C"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
-        py::arg("n_threads"), py::arg("verbose"), py::arg("sample_weight") = py::none(),
+        py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("sample_weight") = py::none(),
         py::arg("initial_coef") = py::none(), py::arg("initial_intercept") = py::none(),
         "Trains a model; returns its coefficients and a report per sub-problem.");
 

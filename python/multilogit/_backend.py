@@ -6,29 +6,44 @@ these functions. They expect arrays that have already been validated (see ``_val
 class indices, and model arrays have ``X``'s dtype. Nothing is copied here.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
 from . import _core
+
+if TYPE_CHECKING:
+    from ._core import _FitResult
+
+# X's dtype, which the model arrays share and the results keep.
+_Float = TypeVar("_Float", np.float32, np.float64)
 
 
 def fit(
-    X,
-    y,
-    n_classes,
+    X: npt.NDArray[_Float],
+    y: npt.NDArray[np.int32],
+    n_classes: int,
     *,
-    strategy,
-    C,
-    fit_intercept,
-    tol,
-    max_iter,
-    n_threads,
-    verbose,
-    sample_weight=None,
-    initial_coef=None,
-    initial_intercept=None,
-):
+    strategy: str,
+    C: float,
+    fit_intercept: bool,
+    tol: float,
+    max_iter: int,
+    n_threads: int,
+    progress: Callable[[int, int, float, float, bool], object] | None = None,
+    sample_weight: npt.NDArray[np.float64] | None = None,
+    initial_coef: npt.NDArray[_Float] | None = None,
+    initial_intercept: npt.NDArray[_Float] | None = None,
+) -> _FitResult[_Float]:
     """Train a model; returns a dict with ``coef``, ``intercept``, ``n_iter``, ``converged``
     and ``objective`` (one entry per optimisation problem for the last three).
 
-    ``sample_weight`` is None or a contiguous float64 array; ``initial_coef`` and
+    ``progress`` is None or a callable ``(problem, iteration, objective, gradient_norm,
+    finished)``; ``sample_weight`` is None or a contiguous float64 array; ``initial_coef`` and
     ``initial_intercept`` (X's dtype) warm-start every problem from a previous fit."""
     return _core.fit(
         X,
@@ -40,23 +55,47 @@ def fit(
         float(tol),
         int(max_iter),
         int(n_threads),
-        int(verbose),
+        progress,
         sample_weight,
         initial_coef,
         initial_intercept,
     )
 
 
-def decision_function(X, *, strategy, n_classes, coef, intercept, n_threads):
+def decision_function(
+    X: npt.NDArray[_Float],
+    *,
+    strategy: str,
+    n_classes: int,
+    coef: npt.NDArray[_Float],
+    intercept: npt.NDArray[_Float],
+    n_threads: int,
+) -> npt.NDArray[_Float]:
     """Decision values, shape (n,) for two classes and (n, n_classes) otherwise."""
     return _core.decision_function(X, strategy, int(n_classes), coef, intercept, int(n_threads))
 
 
-def predict_proba(X, *, strategy, n_classes, coef, intercept, n_threads):
+def predict_proba(
+    X: npt.NDArray[_Float],
+    *,
+    strategy: str,
+    n_classes: int,
+    coef: npt.NDArray[_Float],
+    intercept: npt.NDArray[_Float],
+    n_threads: int,
+) -> npt.NDArray[_Float]:
     """Class probabilities, shape (n, n_classes)."""
     return _core.predict_proba(X, strategy, int(n_classes), coef, intercept, int(n_threads))
 
 
-def predict(X, *, strategy, n_classes, coef, intercept, n_threads):
+def predict(
+    X: npt.NDArray[_Float],
+    *,
+    strategy: str,
+    n_classes: int,
+    coef: npt.NDArray[_Float],
+    intercept: npt.NDArray[_Float],
+    n_threads: int,
+) -> npt.NDArray[np.int32]:
     """Predicted class indices (int32), shape (n,)."""
     return _core.predict(X, strategy, int(n_classes), coef, intercept, int(n_threads))

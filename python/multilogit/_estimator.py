@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from . import _backend
+from ._progress import ProgressReporter
 from ._validation import (
     check_params,
     effective_sample_weight,
@@ -105,7 +106,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     n_threads : int or None, default=None
         Number of threads; ``None`` uses all cores. Results do not depend on it.
     verbose : int, default=0
-        Print solver progress when positive.
+        1: show progress (a bar on a terminal; a few lines when output goes to a log);
+        2 or more: one line per solver iteration.
 
     Attributes
     ----------
@@ -194,9 +196,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         weights = effective_sample_weight(sample_weight, self.class_weight, X, classes, y_index)
         initial = self._warm_start_arrays(params["strategy"], classes, X)
 
-        result = _backend.fit(
-            X, y_index, classes.shape[0], **params, sample_weight=weights, **initial
-        )
+        names = _problem_names(params["strategy"], classes)
+        verbose = params.pop("verbose")
+        progress = ProgressReporter(len(names), verbose) if verbose > 0 else None
+        try:
+            result = _backend.fit(
+                X,
+                y_index,
+                classes.shape[0],
+                **params,
+                progress=progress,
+                sample_weight=weights,
+                **initial,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
 
         # The strategy the coefficients belong to, whatever set_params does later.
         self._fitted_strategy = params["strategy"]
@@ -204,9 +219,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         self.n_iter_ = np.asarray(result["n_iter"])
-        _warn_if_not_converged(
-            result["converged"], self.n_iter_, params, _problem_names(params["strategy"], classes)
-        )
+        _warn_if_not_converged(result["converged"], self.n_iter_, params, names)
 
     def _warm_start_arrays(self, strategy, classes, X):
         """The previous solution, when warm_start is on and it fits this problem."""

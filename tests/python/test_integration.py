@@ -1,5 +1,7 @@
 """The estimator inside scikit-learn's tooling, persistence, label types, warnings, threads."""
 
+import contextlib
+import io
 import pickle
 import warnings
 
@@ -7,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_iris, make_classification
+from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -15,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 import multilogit
 from multilogit import LogisticRegression
+from multilogit._progress import ProgressReporter
 
 STRATEGIES = ["softmax", "ovr", "ovo"]
 
@@ -270,9 +273,39 @@ def test_dataframe_feature_names(iris):
 
 
 @pytest.mark.parametrize("strategy", ["softmax", "ovr", "ovo"])
-def test_verbose_reports_every_iteration(strategy, capsys):
+def test_verbose_2_reports_every_iteration(strategy, capsys):
     X, y = load_iris(return_X_y=True)
-    model = LogisticRegression(strategy, verbose=1, n_threads=1, max_iter=1000).fit(X, y)
+    model = LogisticRegression(strategy, verbose=2, n_threads=1, max_iter=1000).fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines() if "iteration" in line]
-    assert len(lines) == int(model.n_iter_.sum())
+    n_problems = model.n_iter_.shape[0]
+    assert len(lines) == int(model.n_iter_.sum()) + n_problems  # plus one "stopped" each
+    assert sum("(stopped)" in line for line in lines) == n_problems
     assert all("objective" in line and "gradient" in line for line in lines)
+
+
+def test_verbose_1_keeps_logs_short():
+    X, y = load_digits(return_X_y=True)
+    with io.StringIO() as log:  # not a terminal
+        with contextlib.redirect_stdout(log):
+            LogisticRegression("ovo", verbose=1, max_iter=1000).fit(X, y)
+        lines = log.getvalue().splitlines()
+    assert 1 <= len(lines) <= 12  # 45 problems, a few hundred iterations
+    assert lines[-1] == "45/45 problems done"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_1_draws_a_bar_on_a_terminal():
+    terminal = _Terminal()
+    reporter = ProgressReporter(3, verbose=1, stream=terminal)
+    for problem in range(3):
+        for iteration in range(1, 4):
+            reporter(problem, iteration, 1.0 / iteration, 0.1, False)
+        reporter(problem, 3, 1 / 3, 1e-5, True)
+    reporter.close()
+    out = terminal.getvalue()
+    assert out.count("\n") == 1 and out.endswith("\n")  # one line, redrawn in place
+    assert "\r[########################] 3/3 done" in out

@@ -6,12 +6,14 @@
 
 namespace multilogit {
 
-// Progress of one optimisation problem, reported after each solver iteration.
+// Progress of one optimisation problem, reported after each solver iteration and once more,
+// with `finished` set, when its solver stops.
 struct IterationInfo {
   int problem = 0;         // index of the sub-problem (0 for softmax and binary)
   int iteration = 0;       // 1-based iteration count
   double objective = 0.0;  // f at the new iterate
   double gradient_norm = 0.0;  // max-norm of the gradient at the new iterate
+  bool finished = false;   // the problem's last report: its solver has stopped
 };
 
 struct TrainOptions {
