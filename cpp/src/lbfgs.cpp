@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <vector>
+
+#include "curvature_history.hpp"
 
 namespace multilogit {
 namespace {
@@ -148,50 +149,6 @@ class LineSearch {
   int evaluations_ = 0;
 };
 
-// The most recent correction pairs (s, y) with rho = 1 / (s . y).
-class CurvatureHistory {
- public:
-  explicit CurvatureHistory(int capacity) : capacity_(static_cast<size_t>(std::max(capacity, 1))) {}
-
-  void add(Eigen::VectorXd s, Eigen::VectorXd y) {
-    const double sy = s.dot(y);
-    // Skip pairs that would break positive definiteness (or are lost in rounding).
-    if (!(sy > 1e-12 * y.squaredNorm())) return;
-    if (pairs_.size() == capacity_) pairs_.pop_front();
-    pairs_.push_back({std::move(s), std::move(y), 1.0 / sy});
-  }
-
-  void clear() { pairs_.clear(); }
-  bool empty() const { return pairs_.empty(); }
-
-  // -H g by the two-loop recursion, H0 scaled by s.y / y.y of the newest pair.
-  Eigen::VectorXd descent_direction(const Eigen::VectorXd& gradient) {
-    Eigen::VectorXd q = gradient;
-    alpha_.resize(pairs_.size());
-    for (size_t i = pairs_.size(); i-- > 0;) {
-      alpha_[i] = pairs_[i].rho * pairs_[i].s.dot(q);
-      q -= alpha_[i] * pairs_[i].y;
-    }
-    if (!pairs_.empty()) {
-      const Pair& newest = pairs_.back();
-      q *= 1.0 / (newest.rho * newest.y.squaredNorm());
-    }
-    for (size_t i = 0; i < pairs_.size(); ++i) {
-      const double beta = pairs_[i].rho * pairs_[i].y.dot(q);
-      q += (alpha_[i] - beta) * pairs_[i].s;
-    }
-    return -q;
-  }
-
- private:
-  struct Pair {
-    Eigen::VectorXd s, y;
-    double rho;
-  };
-  size_t capacity_;
-  std::deque<Pair> pairs_;
-  std::vector<double> alpha_;
-};
 
 }  // namespace
 
@@ -210,7 +167,7 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
     return result;
   }
 
-  CurvatureHistory history(settings.memory);
+  detail::CurvatureHistory history(settings.memory);
   double lowest = result.objective;
   Eigen::VectorXd previous_w, previous_gradient;
   result.status = SolverStatus::MaxIterations;

@@ -41,8 +41,10 @@ class LinearLoss final : public Objective {
  public:
   // labels[source_row] is the class index of each row of X and weights[source_row] its weight
   // (null: all ones). pool may be null (single thread).
+  // The penalty ||W||^2 / (2 C S) becomes, with an elastic-net l1_ratio r,
+  // (1 - r) ||W||^2 / (2 C S) here plus r ||W||_1 / (C S) left to the solver (l1_penalty()).
   LinearLoss(RowSet<Scalar, Order> rows, const int* labels, const double* weights, Link link,
-             int n_units, bool fit_intercept, double C, ThreadPool* pool)
+             int n_units, bool fit_intercept, double C, double l1_ratio, ThreadPool* pool)
       : rows_(rows),
         labels_(labels),
         weights_(weights),
@@ -50,6 +52,7 @@ class LinearLoss final : public Objective {
         n_units_(n_units),
         fit_intercept_(fit_intercept),
         inverse_C_(1.0 / C),
+        l1_ratio_(l1_ratio),
         pool_(pool),
         chunk_(chunk_rows<Scalar>(rows.n_features())) {
     const Index n_chunks = (rows_.size() + chunk_ - 1) / chunk_;
@@ -68,6 +71,16 @@ class LinearLoss final : public Objective {
   }
 
   // Scores are computed in Scalar, so f carries Scalar's rounding.
+  // Weight of |w_i| in the L1 part of the penalty, per parameter (intercepts are not penalised);
+  // empty when there is no L1 part.
+  Eigen::VectorXd l1_penalty() const {
+    const double l1 = l1_ratio_ * inverse_C_ / weight_sum_;
+    if (!(l1 > 0.0)) return {};
+    Eigen::VectorXd penalty = Eigen::VectorXd::Zero(dimension());
+    penalty.head(rows_.n_features() * n_units_).setConstant(l1);
+    return penalty;
+  }
+
   double relative_precision() const override { return std::numeric_limits<Scalar>::epsilon(); }
 
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
@@ -103,9 +116,10 @@ class LinearLoss final : public Objective {
     const double S = weight_sum_;
     double value = loss / S;
     grad_W /= S;
-    if (inverse_C_ > 0.0) {
-      value += 0.5 * inverse_C_ / S * W.squaredNorm();
-      grad_W += (inverse_C_ / S) * W;
+    const double l2 = (1.0 - l1_ratio_) * inverse_C_ / S;
+    if (l2 > 0.0) {
+      value += 0.5 * l2 * W.squaredNorm();
+      grad_W += l2 * W;
     }
     if (fit_intercept_) gradient.tail(n_units_) = grad_b / S;
     return value;
@@ -160,6 +174,7 @@ class LinearLoss final : public Objective {
   int n_units_;
   bool fit_intercept_;
   double inverse_C_;  // 0 when C is infinite
+  double l1_ratio_;
   ThreadPool* pool_;
   Index chunk_;
   Index chunks_per_slab_ = 1;

@@ -12,6 +12,9 @@ void TrainOptions::validate() const {
     throw std::invalid_argument("C must be positive (or infinite for no penalty), got " +
                                 std::to_string(C));
   }
+  if (!(l1_ratio >= 0.0 && l1_ratio <= 1.0)) {
+    throw std::invalid_argument("l1_ratio must be in [0, 1], got " + std::to_string(l1_ratio));
+  }
   if (!(tol >= 0.0) || !std::isfinite(tol)) {
     throw std::invalid_argument("tol must be a finite number >= 0, got " + std::to_string(tol));
   }

@@ -15,7 +15,8 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order
   detail::ThreadPool pool(options.resolved_threads());
   detail::LinearLoss<Scalar, Order, detail::SoftmaxLink> loss(
       detail::RowSet<Scalar, Order>(X), y.data(), inputs.sample_weight,
-      detail::SoftmaxLink{n_classes}, n_classes, options.fit_intercept, options.C, &pool);
+      detail::SoftmaxLink{n_classes}, n_classes, options.fit_intercept, options.C,
+      options.l1_ratio, &pool);
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
   const ProblemReport report = detail::solve(loss, w, options, 0);

@@ -89,10 +89,10 @@ std::vector<std::vector<Index>> check_training_data(Strategy strategy,
   return rows_of_class;
 }
 
-// Minimises `objective` from w (zeros for a cold start) and reports progress as `problem`.
-inline ProblemReport solve(Objective& objective, Eigen::VectorXd& w, const TrainOptions& options,
-                           int problem) {
-  static std::mutex report_mutex;  // progress callbacks never run concurrently
+// Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
+template <class Loss>
+ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem) {
+  static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
   LbfgsSettings settings;
   settings.tol = options.tol;
   settings.max_iter = options.max_iter;
@@ -106,7 +106,9 @@ inline ProblemReport solve(Objective& objective, Eigen::VectorXd& w, const Train
       if (options.should_stop && options.should_stop()) throw Interrupted();
     };
   }
-  const SolverResult result = minimize_lbfgs(objective, w, settings);
+  const Eigen::VectorXd l1 = loss.l1_penalty();
+  const SolverResult result = l1.size() ? minimize_owlqn(loss, w, l1, settings)
+                                        : minimize_lbfgs(loss, w, settings);
   if (options.on_iteration) {
     std::lock_guard<std::mutex> lock(report_mutex);
     options.on_iteration(
@@ -153,7 +155,7 @@ ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelV
                                  Vector<Scalar>& intercept) {
   LinearLoss<Scalar, Order, BinaryLink> loss(rows, y.data(), inputs.sample_weight,
                                              BinaryLink{positive}, 1, options.fit_intercept,
-                                             options.C, pool);
+                                             options.C, options.l1_ratio, pool);
   Eigen::VectorXd w = starting_point(inputs.initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
   const ProblemReport report = solve(loss, w, options, problem);

@@ -127,11 +127,12 @@ py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::s
              const std::optional<py::function>& progress,
              const std::optional<py::array>& sample_weight,
              const std::optional<py::array>& initial_coef,
-             const std::optional<py::array>& initial_intercept) {
+             const std::optional<py::array>& initial_intercept, double l1_ratio) {
   const auto labels = label_view(y);
   const auto weights = weight_view(sample_weight);
   multilogit::TrainOptions options;
   options.C = C;
+  options.l1_ratio = l1_ratio;
   options.fit_intercept = fit_intercept;
   options.tol = tol;
   options.max_iter = max_iter;
@@ -216,6 +217,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("C"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
         py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("sample_weight") = py::none(),
         py::arg("initial_coef") = py::none(), py::arg("initial_intercept") = py::none(),
+        py::arg("l1_ratio") = 0.0,
         "Trains a model; returns its coefficients and a report per sub-problem.");
 
   // Two classes give one score per row: a 1-D array, as scikit-learn's decision_function.

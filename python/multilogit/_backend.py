@@ -30,6 +30,7 @@ def fit(
     *,
     strategy: str,
     C: float,
+    l1_ratio: float,
     fit_intercept: bool,
     tol: float,
     max_iter: int,
@@ -59,6 +60,7 @@ def fit(
         sample_weight,
         initial_coef,
         initial_intercept,
+        float(l1_ratio),
     )
 
 

@@ -90,6 +90,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
           ``OneVsOneClassifier``; probabilities by pairwise coupling (Wu, Lin and Weng, 2004).
     C : float, default=1.0
         Inverse regularisation strength, > 0; ``float("inf")`` disables the penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing, as in scikit-learn 1.8: the penalty is
+        ``(l1_ratio * ||W||_1 + (1 - l1_ratio) * ||W||_F^2 / 2) / (C * S)``, so 0 is the L2
+        penalty and 1 the lasso. Any L1 part is handled by OWL-QN, which gives exact zeros in
+        ``coef_``; ``tol`` then bounds the minimum-norm subgradient.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-4
@@ -141,6 +146,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         strategy="softmax",
         *,
         C=1.0,
+        l1_ratio=0.0,
         fit_intercept=True,
         tol=1e-4,
         max_iter=100,
@@ -151,6 +157,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     ):
         self.strategy = strategy
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter

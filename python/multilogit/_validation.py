@@ -55,6 +55,13 @@ def check_params(estimator):
     if math.isnan(C) or C <= 0:
         raise ValueError(f"C must be a positive float (or inf for no penalty); got C={C!r}.")
 
+    l1_ratio = estimator.l1_ratio
+    if not _is_real(l1_ratio):
+        raise TypeError(f"l1_ratio must be a float in [0, 1]; got {_describe(l1_ratio)}.")
+    l1_ratio = float(l1_ratio)
+    if not 0.0 <= l1_ratio <= 1.0:
+        raise ValueError(f"l1_ratio must be in [0, 1]; got l1_ratio={l1_ratio!r}.")
+
     tol = estimator.tol
     if not _is_real(tol):
         raise TypeError(f"tol must be a non-negative float; got {_describe(tol)}.")
@@ -83,6 +90,7 @@ def check_params(estimator):
     return {
         "strategy": strategy,
         "C": C,
+        "l1_ratio": l1_ratio,
         "tol": tol,
         "max_iter": int(max_iter),
         "fit_intercept": bool(fit_intercept),

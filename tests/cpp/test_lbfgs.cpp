@@ -91,3 +91,39 @@ TEST(Lbfgs, ConvergedAtStartTakesNoStep) {
 }
 
 }  // namespace
+
+namespace {
+
+// f(x) = |x - a|^2 / 2 plus l1 |x|_1 is minimised by soft-thresholding a at l1.
+class Shifted final : public multilogit::Objective {
+ public:
+  explicit Shifted(Eigen::VectorXd a) : a_(std::move(a)) {}
+  Eigen::Index dimension() const override { return a_.size(); }
+  double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& g) override {
+    g = x - a_;
+    return 0.5 * g.squaredNorm();
+  }
+
+ private:
+  Eigen::VectorXd a_;
+};
+
+TEST(Owlqn, SoftThresholdsWithExactZeros) {
+  Eigen::VectorXd a(6);
+  a << 3.0, -2.0, 0.5, -0.2, 1.0, 0.0;
+  Shifted f(a);
+  const Eigen::VectorXd l1 = Eigen::VectorXd::Constant(6, 0.8);
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(6);
+  multilogit::LbfgsSettings settings;
+  settings.tol = 1e-12;
+  const auto result = multilogit::minimize_owlqn(f, x, l1, settings);
+  EXPECT_TRUE(result.converged());
+  Eigen::VectorXd expected(6);
+  expected << 2.2, -1.2, 0.0, 0.0, 0.2, 0.0;
+  EXPECT_LT((x - expected).lpNorm<Eigen::Infinity>(), 1e-10);
+  EXPECT_EQ(x[2], 0.0);
+  EXPECT_EQ(x[3], 0.0);
+  EXPECT_NEAR(result.objective, 0.5 * (a - x).squaredNorm() + 0.8 * x.lpNorm<1>(), 1e-12);
+}
+
+}  // namespace

@@ -36,7 +36,7 @@ void check_gradient(const Link& link, int n_units) {
   const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(X.rows(), 0.0, 3.0);
   detail::LinearLoss<double, Eigen::ColMajor, Link> loss(detail::RowSet<double, Eigen::ColMajor>(X),
                                                           data.y.data(), weights.data(), link,
-                                                          n_units, true, 0.5, nullptr);
+                                                          n_units, true, 0.5, 0.0, nullptr);
   Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.3, 0.2);
   Eigen::VectorXd g(loss.dimension()), scratch(loss.dimension());
   const double f = loss.evaluate(w, g);
@@ -75,7 +75,7 @@ TEST(LinearLoss, IdenticalForAnyThreadCountAndRowSubset) {
     for (int threads : {1, 2, 3, 8}) {
       detail::ThreadPool pool(threads);
       detail::LinearLoss<double, Eigen::ColMajor, detail::SoftmaxLink> loss(
-          rows, data.y.data(), nullptr, detail::SoftmaxLink{3}, 3, true, 1.0, &pool);
+          rows, data.y.data(), nullptr, detail::SoftmaxLink{3}, 3, true, 1.0, 0.0, &pool);
       const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.1, 0.1);
       Eigen::VectorXd g(loss.dimension());
       const double f = loss.evaluate(w, g);

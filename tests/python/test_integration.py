@@ -38,6 +38,7 @@ def test_default_parameters():
     assert params == {
         "strategy": "softmax",
         "C": 1.0,
+        "l1_ratio": 0.0,
         "fit_intercept": True,
         "tol": 1e-4,
         "max_iter": 100,

@@ -18,6 +18,9 @@ struct IterationInfo {
 
 struct TrainOptions {
   double C = 1.0;             // inverse regularisation strength; infinity means no penalty
+  // Elastic-net mixing in [0, 1]: the penalty is (l1_ratio ||W||_1 + (1 - l1_ratio) ||W||^2 / 2)
+  // / (C S); 0 is the L2 penalty, 1 the lasso (scikit-learn's parameterisation).
+  double l1_ratio = 0.0;
   bool fit_intercept = true;  // the intercept is never penalised
   double tol = 1e-4;          // stop when the max-norm of the gradient is at most tol
   int max_iter = 100;         // solver iterations per problem
