@@ -22,13 +22,6 @@
 
 namespace multilogit::detail {
 
-// Rows per chunk: about 256 KiB of X, so a chunk stays in cache between the two products.
-template <typename Scalar>
-Index chunk_rows(Index n_features) {
-  const Index bytes = Index(1) << 18;
-  return std::clamp<Index>(bytes / (std::max<Index>(n_features, 1) * Index(sizeof(Scalar))), 16, 4096);
-}
-
 // Number of slabs: enough for parallelism, capped so partial gradients stay small in memory.
 inline Index slab_count(Index n_chunks, Index n_parameters) {
   const Index max_slabs = 16;
@@ -36,14 +29,16 @@ inline Index slab_count(Index n_chunks, Index n_parameters) {
   return std::max<Index>(1, std::min({n_chunks, max_slabs, memory_cap}));
 }
 
-template <typename Scalar, int Order, class Link>
+template <typename Matrix, class Link>
 class LinearLoss final : public Objective {
+  using Scalar = typename Matrix::Scalar;
+
  public:
   // labels[source_row] is the class index of each row of X and weights[source_row] its weight
   // (null: all ones). pool may be null (single thread).
   // The penalty ||W||^2 / (2 C S) becomes, with an elastic-net l1_ratio r,
   // (1 - r) ||W||^2 / (2 C S) here plus r ||W||_1 / (C S) left to the solver (l1_penalty()).
-  LinearLoss(RowSet<Scalar, Order> rows, const int* labels, const double* weights, Link link,
+  LinearLoss(RowSet<Matrix> rows, const int* labels, const double* weights, Link link,
              int n_units, bool fit_intercept, double C, double l1_ratio, ThreadPool* pool)
       : rows_(rows),
         labels_(labels),
@@ -54,7 +49,7 @@ class LinearLoss final : public Objective {
         inverse_C_(1.0 / C),
         l1_ratio_(l1_ratio),
         pool_(pool),
-        chunk_(chunk_rows<Scalar>(rows.n_features())) {
+        chunk_(rows.chunk_rows()) {
     const Index n_chunks = (rows_.size() + chunk_ - 1) / chunk_;
     const Index n_slabs = slab_count(n_chunks, dimension());
     chunks_per_slab_ = (n_chunks + n_slabs - 1) / n_slabs;
@@ -130,7 +125,8 @@ class LinearLoss final : public Objective {
     double loss = 0.0;
     Eigen::MatrixXd grad_W;
     Eigen::VectorXd grad_b;
-    RowMatrix<Scalar> gathered, scores, residuals;
+    typename RowSet<Matrix>::Scratch gathered;
+    RowMatrix<Scalar> scores, residuals;
     Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> chunk_grad;
   };
 
@@ -167,7 +163,7 @@ class LinearLoss final : public Objective {
     }
   }
 
-  RowSet<Scalar, Order> rows_;
+  RowSet<Matrix> rows_;
   const int* labels_;
   const double* weights_;
   Link link_;

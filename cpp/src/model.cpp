@@ -1,6 +1,7 @@
 #include "multilogit/model.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -93,16 +94,21 @@ void for_row_blocks(Index n_rows, int n_threads, Fn&& fn) {
 }
 
 // Linear scores X coef^T + intercept, n x n_units.
-template <typename Scalar, int Order>
-RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
-                                int n_threads) {
+template <typename Scalar, typename Matrix>
+RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int n_threads) {
   if (X.cols() != model.n_features()) {
     throw std::invalid_argument("X has " + std::to_string(X.cols()) +
                                 " features, but the model expects " +
                                 std::to_string(model.n_features()));
   }
-  detail::check_finite(X);
+  detail::check_values(X);
   RowMatrix<Scalar> Z(X.rows(), model.coef().rows());
+  if constexpr (is_sparse_v<Matrix> && !Matrix::IsRowMajor) {
+    // Compressed columns are read whole.
+    Z.noalias() = X * model.coef().transpose();
+    Z.rowwise() += model.intercept().transpose();
+    return Z;
+  }
   for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
     Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
     Z.middleRows(first, count).rowwise() += model.intercept().transpose();
@@ -110,9 +116,8 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const MatrixView<Sca
   return Z;
 }
 
-template <typename Scalar, int Order>
-RowMatrix<Scalar> decision(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
-                           int n_threads) {
+template <typename Scalar, typename Matrix>
+RowMatrix<Scalar> decision(const Model<Scalar>& model, const Matrix& X, int n_threads) {
   RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
   const int K = model.n_classes();
   if (model.strategy() != Strategy::OneVsOne || K == 2) return Z;
@@ -121,9 +126,8 @@ RowMatrix<Scalar> decision(const Model<Scalar>& model, const MatrixView<Scalar, 
   return votes;
 }
 
-template <typename Scalar, int Order>
-RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
-                                int n_threads) {
+template <typename Scalar, typename Matrix>
+RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const Matrix& X, int n_threads) {
   const RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
   const int K = model.n_classes();
   RowMatrix<Scalar> P(Z.rows(), K);
@@ -157,9 +161,8 @@ RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const MatrixView<Sca
   return P;
 }
 
-template <typename Scalar, int Order>
-Eigen::VectorXi predicted_classes(const Model<Scalar>& model, const MatrixView<Scalar, Order>& X,
-                                  int n_threads) {
+template <typename Scalar, typename Matrix>
+Eigen::VectorXi predicted_classes(const Model<Scalar>& model, const Matrix& X, int n_threads) {
   const RowMatrix<Scalar> D = decision(model, X, n_threads);
   Eigen::VectorXi classes(D.rows());
   for (Index i = 0; i < D.rows(); ++i) {
@@ -203,25 +206,53 @@ Model<Scalar>::Model(Strategy strategy, int n_classes, RowMatrix<Scalar> coef,
   }
 }
 
-#define MULTILOGIT_FORWARD(Order)                                                           \
-  template <typename Scalar>                                                                \
-  RowMatrix<Scalar> Model<Scalar>::decision_values(const MatrixView<Scalar, Order>& X,      \
-                                                   int n_threads) const {                   \
-    return decision(*this, X, n_threads);                                                   \
-  }                                                                                         \
-  template <typename Scalar>                                                                \
-  RowMatrix<Scalar> Model<Scalar>::probabilities(const MatrixView<Scalar, Order>& X,        \
-                                                 int n_threads) const {                     \
-    return multilogit::probabilities(*this, X, n_threads);                                  \
-  }                                                                                         \
-  template <typename Scalar>                                                                \
-  Eigen::VectorXi Model<Scalar>::predicted_classes(const MatrixView<Scalar, Order>& X,      \
-                                                   int n_threads) const {                   \
-    return multilogit::predicted_classes(*this, X, n_threads);                              \
-  }
-MULTILOGIT_FORWARD(Eigen::RowMajor)
-MULTILOGIT_FORWARD(Eigen::ColMajor)
-#undef MULTILOGIT_FORWARD
+template <typename Scalar>
+template <typename Matrix>
+RowMatrix<Scalar> Model<Scalar>::decision_of(const Matrix& X, int n_threads) const {
+  return decision(*this, X, n_threads);
+}
+
+template <typename Scalar>
+template <typename Matrix>
+RowMatrix<Scalar> Model<Scalar>::probabilities_of(const Matrix& X, int n_threads) const {
+  return probabilities(*this, X, n_threads);
+}
+
+template <typename Scalar>
+template <typename Matrix>
+Eigen::VectorXi Model<Scalar>::classes_of(const Matrix& X, int n_threads) const {
+  return predicted_classes(*this, X, n_threads);
+}
+
+// Every view a model can score, for both scalar types.
+template <typename Scalar>
+using DenseRows = MatrixView<Scalar, Eigen::RowMajor>;
+template <typename Scalar>
+using DenseColumns = MatrixView<Scalar, Eigen::ColMajor>;
+template <typename Scalar>
+using Csr32 = SparseView<Scalar, Eigen::RowMajor, int>;
+template <typename Scalar>
+using Csc32 = SparseView<Scalar, Eigen::ColMajor, int>;
+template <typename Scalar>
+using Csr64 = SparseView<Scalar, Eigen::RowMajor, std::int64_t>;
+template <typename Scalar>
+using Csc64 = SparseView<Scalar, Eigen::ColMajor, std::int64_t>;
+
+#define MULTILOGIT_INSTANTIATE(Scalar, View)                                                   \
+  template RowMatrix<Scalar> Model<Scalar>::decision_of(const View<Scalar>&, int) const;      \
+  template RowMatrix<Scalar> Model<Scalar>::probabilities_of(const View<Scalar>&, int) const; \
+  template Eigen::VectorXi Model<Scalar>::classes_of(const View<Scalar>&, int) const;
+#define MULTILOGIT_INSTANTIATE_ALL_VIEWS(Scalar)  \
+  MULTILOGIT_INSTANTIATE(Scalar, DenseRows)       \
+  MULTILOGIT_INSTANTIATE(Scalar, DenseColumns)    \
+  MULTILOGIT_INSTANTIATE(Scalar, Csr32)           \
+  MULTILOGIT_INSTANTIATE(Scalar, Csc32)           \
+  MULTILOGIT_INSTANTIATE(Scalar, Csr64)           \
+  MULTILOGIT_INSTANTIATE(Scalar, Csc64)
+MULTILOGIT_INSTANTIATE_ALL_VIEWS(float)
+MULTILOGIT_INSTANTIATE_ALL_VIEWS(double)
+#undef MULTILOGIT_INSTANTIATE_ALL_VIEWS
+#undef MULTILOGIT_INSTANTIATE
 
 template class Model<float>;
 template class Model<double>;

@@ -4,9 +4,9 @@
 namespace multilogit {
 
 template <typename Scalar>
-template <int Order>
-Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
-                                                   const LabelView& y, int n_classes,
+template <typename Matrix>
+Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelView& y,
+                                                   int n_classes,
                                                    const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
   detail::check_training_data(Strategy::OneVsAll, X, y, n_classes, inputs);
@@ -17,7 +17,7 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
   RowMatrix<Scalar> coef(n_classes, X.cols());
   Vector<Scalar> intercept(n_classes);
   std::vector<ProblemReport> reports(static_cast<size_t>(n_classes));
-  const detail::RowSet<Scalar, Order> all_rows(X);
+  const detail::RowSet<Matrix> all_rows(X);
   pool.run(n_classes, [&](Index k) {
     reports[static_cast<size_t>(k)] =
         detail::fit_binary_problem(all_rows, y, static_cast<int>(k), options, inputs, nullptr,
@@ -27,21 +27,7 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
                        std::move(reports));
 }
 
-template <typename Scalar>
-Model<Scalar> OneVsAllClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
-                                                    const LabelView& y, int n_classes,
-                                                    const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template <typename Scalar>
-Model<Scalar> OneVsAllClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
-                                                    const LabelView& y, int n_classes,
-                                                    const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template class OneVsAllClassifier<float>;
-template class OneVsAllClassifier<double>;
+template class TrainerFor<float, OneVsAllClassifier<float>>;
+template class TrainerFor<double, OneVsAllClassifier<double>>;
 
 }  // namespace multilogit

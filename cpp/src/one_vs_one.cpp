@@ -8,12 +8,13 @@
 namespace multilogit {
 
 template <typename Scalar>
-template <int Order>
-Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
-                                                   const LabelView& y, int n_classes,
+template <typename Matrix>
+Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const Matrix& X, const LabelView& y,
+                                                   int n_classes,
                                                    const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
-  const auto rows_of_class = detail::check_training_data(Strategy::OneVsOne, X, y, n_classes, inputs);
+  const auto rows_of_class =
+      detail::check_training_data(Strategy::OneVsOne, X, y, n_classes, inputs);
   if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options, inputs);
 
   std::vector<std::pair<int, int>> pairs;
@@ -22,8 +23,7 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
   }
   const Index n_pairs = static_cast<Index>(pairs.size());
 
-  // Pairs are independent: spread them over the threads. Each reads X through the merged,
-  // ascending index list of its two classes.
+  // Pairs are independent: spread them over the threads.
   detail::ThreadPool pool(options.resolved_threads());
   RowMatrix<Scalar> coef(n_pairs, X.cols());
   Vector<Scalar> intercept(n_pairs);
@@ -32,33 +32,33 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const MatrixView<Scalar, Orde
     const auto [i, j] = pairs[static_cast<size_t>(p)];
     const auto& rows_i = rows_of_class[static_cast<size_t>(i)];
     const auto& rows_j = rows_of_class[static_cast<size_t>(j)];
-    std::vector<Index> rows;
-    rows.reserve(rows_i.size() + rows_j.size());
-    std::merge(rows_i.begin(), rows_i.end(), rows_j.begin(), rows_j.end(),
-               std::back_inserter(rows));
-    const detail::RowSet<Scalar, Order> pair_rows(X, rows.data(), static_cast<Index>(rows.size()));
-    reports[static_cast<size_t>(p)] = detail::fit_binary_problem(
-        pair_rows, y, j, options, inputs, nullptr, static_cast<int>(p), p, coef, intercept);
+    ProblemReport& report = reports[static_cast<size_t>(p)];
+    if constexpr (detail::RowSet<Matrix>::kWholeOnly) {
+      // Compressed columns cannot be read by row: the pair reads all of X with weight zero on
+      // the rows of other classes, which gives the same objective (at K/2 times the work).
+      Eigen::VectorXd weights = Eigen::VectorXd::Zero(X.rows());
+      for (const auto* rows : {&rows_i, &rows_j}) {
+        for (Index r : *rows) weights[r] = inputs.sample_weight ? inputs.sample_weight[r] : 1.0;
+      }
+      report = detail::fit_binary_problem(detail::RowSet<Matrix>(X), y, j, options,
+                                          weights.data(), inputs.initial, nullptr,
+                                          static_cast<int>(p), p, coef, intercept);
+    } else {
+      // The pair reads X through the merged, ascending index list of its two classes.
+      std::vector<Index> rows;
+      rows.reserve(rows_i.size() + rows_j.size());
+      std::merge(rows_i.begin(), rows_i.end(), rows_j.begin(), rows_j.end(),
+                 std::back_inserter(rows));
+      const detail::RowSet<Matrix> pair_rows(X, rows.data(), static_cast<Index>(rows.size()));
+      report = detail::fit_binary_problem(pair_rows, y, j, options, inputs, nullptr,
+                                          static_cast<int>(p), p, coef, intercept);
+    }
   });
   return Model<Scalar>(Strategy::OneVsOne, n_classes, std::move(coef), std::move(intercept),
                        std::move(reports));
 }
 
-template <typename Scalar>
-Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
-                                                    const LabelView& y, int n_classes,
-                                                    const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template <typename Scalar>
-Model<Scalar> OneVsOneClassifier<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
-                                                    const LabelView& y, int n_classes,
-                                                    const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template class OneVsOneClassifier<float>;
-template class OneVsOneClassifier<double>;
+template class TrainerFor<float, OneVsOneClassifier<float>>;
+template class TrainerFor<double, OneVsOneClassifier<double>>;
 
 }  // namespace multilogit

@@ -1,22 +1,37 @@
 // The rows of a design matrix that one problem trains on: all of them, or a subset by index
-// (one-vs-one pairs). Subsets are read through an index list, never copied as a whole.
+// (one-vs-one pairs). Subsets are read through an index list, never copied as a whole: a chunk
+// of them is gathered into a small scratch matrix while it is used.
 #pragma once
 
+#include <algorithm>
+#include <type_traits>
+
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 
 #include "multilogit/types.hpp"
 
 namespace multilogit::detail {
 
-template <typename Scalar, int Order>
+// Matrix is a MatrixView (dense, either order) or a SparseView (CSR or CSC).
+template <typename Matrix>
 class RowSet {
  public:
-  // All rows of X.
-  explicit RowSet(const MatrixView<Scalar, Order>& X) : X_(X), rows_(nullptr), size_(X.rows()) {}
+  using Scalar = typename Matrix::Scalar;
+  static constexpr bool kSparse = is_sparse_v<Matrix>;
+  // Compressed columns cannot be cut into row chunks cheaply: they are read whole.
+  static constexpr bool kWholeOnly = kSparse && !Matrix::IsRowMajor;
+  using Scratch = std::conditional_t<
+      kSparse, Eigen::SparseMatrix<Scalar, Eigen::RowMajor, typename Matrix::StorageIndex>,
+      RowMatrix<Scalar>>;
 
-  // The rows of X listed in rows[0..size), which must outlive this object.
-  RowSet(const MatrixView<Scalar, Order>& X, const Index* rows, Index size)
-      : X_(X), rows_(rows), size_(size) {}
+  // All rows of X.
+  explicit RowSet(const Matrix& X) : X_(X), rows_(nullptr), size_(X.rows()) {}
+
+  // The rows of X listed in rows[0..size), which must outlive this object (not for CSC).
+  RowSet(const Matrix& X, const Index* rows, Index size) : X_(X), rows_(rows), size_(size) {
+    static_assert(!kWholeOnly, "row subsets of compressed columns are not supported");
+  }
 
   Index size() const { return size_; }
   Index n_features() const { return X_.cols(); }
@@ -24,21 +39,65 @@ class RowSet {
   // Row of X holding the i-th row of the set.
   Index source_row(Index i) const { return rows_ ? rows_[i] : i; }
 
-  // Calls use(block) with rows [first, first + count) of the set as a dense Eigen expression.
-  // A subset is gathered into `scratch`, which holds at most `count` rows.
-  template <typename Use>
-  void visit(Index first, Index count, RowMatrix<Scalar>& scratch, Use&& use) const {
-    if (!rows_) {
-      use(X_.middleRows(first, count));
-      return;
+  // Rows per chunk: about 256 KiB of dense X, so a chunk stays in cache between the two
+  // products; a few thousand sparse rows; everything for compressed columns.
+  Index chunk_rows() const {
+    if constexpr (kWholeOnly) {
+      return std::max<Index>(size_, 1);
+    } else if constexpr (kSparse) {
+      return 4096;
+    } else {
+      const Index bytes = Index(1) << 18;
+      return std::clamp<Index>(bytes / (std::max<Index>(X_.cols(), 1) * Index(sizeof(Scalar))),
+                               16, 4096);
     }
-    scratch.resize(count, X_.cols());
-    for (Index r = 0; r < count; ++r) scratch.row(r) = X_.row(rows_[first + r]);
-    use(scratch);
+  }
+
+  // Calls use(block) with rows [first, first + count) of the set as an Eigen expression. A
+  // subset is gathered into `scratch`, which holds at most `count` rows.
+  template <typename Use>
+  void visit(Index first, Index count, Scratch& scratch, Use&& use) const {
+    if constexpr (kWholeOnly) {
+      use(X_);
+    } else {
+      if (!rows_) {
+        use(X_.middleRows(first, count));
+        return;
+      }
+      gather(first, count, scratch);
+      use(scratch);
+    }
   }
 
  private:
-  const MatrixView<Scalar, Order>& X_;
+  void gather(Index first, Index count, Scratch& scratch) const {
+    if constexpr (kSparse) {
+      Index nnz = 0;
+      for (Index r = 0; r < count; ++r) nnz += row_length(rows_[first + r]);
+      scratch.resize(count, X_.cols());
+      scratch.resizeNonZeros(nnz);
+      auto* outer = scratch.outerIndexPtr();
+      Index at = 0;
+      for (Index r = 0; r < count; ++r) {
+        const Index row = rows_[first + r];
+        const Index begin = X_.outerIndexPtr()[row], length = row_length(row);
+        std::copy_n(X_.innerIndexPtr() + begin, length, scratch.innerIndexPtr() + at);
+        std::copy_n(X_.valuePtr() + begin, length, scratch.valuePtr() + at);
+        outer[r] = static_cast<typename Scratch::StorageIndex>(at);
+        at += length;
+      }
+      outer[count] = static_cast<typename Scratch::StorageIndex>(at);
+    } else {
+      scratch.resize(count, X_.cols());
+      for (Index r = 0; r < count; ++r) scratch.row(r) = X_.row(rows_[first + r]);
+    }
+  }
+
+  Index row_length(Index row) const {
+    return X_.outerIndexPtr()[row + 1] - X_.outerIndexPtr()[row];
+  }
+
+  const Matrix& X_;
   const Index* rows_;
   Index size_;
 };

@@ -4,19 +4,18 @@
 namespace multilogit {
 
 template <typename Scalar>
-template <int Order>
-Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order>& X,
-                                                  const LabelView& y, int n_classes,
+template <typename Matrix>
+Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelView& y,
+                                                  int n_classes,
                                                   const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
   detail::check_training_data(Strategy::Softmax, X, y, n_classes, inputs);
   if (n_classes == 2) return detail::fit_two_classes(Strategy::Softmax, X, y, options, inputs);
 
   detail::ThreadPool pool(options.resolved_threads());
-  detail::LinearLoss<Scalar, Order, detail::SoftmaxLink> loss(
-      detail::RowSet<Scalar, Order>(X), y.data(), inputs.sample_weight,
-      detail::SoftmaxLink{n_classes}, n_classes, options.fit_intercept, options.C,
-      options.l1_ratio, &pool);
+  detail::LinearLoss<Matrix, detail::SoftmaxLink> loss(
+      detail::RowSet<Matrix>(X), y.data(), inputs.sample_weight, detail::SoftmaxLink{n_classes},
+      n_classes, options.fit_intercept, options.C, options.l1_ratio, &pool);
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
   const ProblemReport report = detail::solve(loss, w, options, 0);
@@ -28,21 +27,7 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const MatrixView<Scalar, Order
                        {report});
 }
 
-template <typename Scalar>
-Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X,
-                                                   const LabelView& y, int n_classes,
-                                                   const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template <typename Scalar>
-Model<Scalar> SoftmaxRegression<Scalar>::fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X,
-                                                   const LabelView& y, int n_classes,
-                                                   const FitInputs<Scalar>& inputs) const {
-  return fit_impl(X, y, n_classes, inputs);
-}
-
-template class SoftmaxRegression<float>;
-template class SoftmaxRegression<double>;
+template class TrainerFor<float, SoftmaxRegression<float>>;
+template class TrainerFor<double, SoftmaxRegression<double>>;
 
 }  // namespace multilogit

@@ -22,16 +22,37 @@
 
 namespace multilogit::detail {
 
-template <typename Derived>
-void check_finite(const Eigen::DenseBase<Derived>& X) {
-  if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+// Throws unless every stored value of X is finite and, for sparse X, its index arrays describe
+// a valid matrix (so that nothing reads outside them).
+template <typename Matrix>
+void check_values(const Matrix& X) {
+  if constexpr (is_sparse_v<Matrix>) {
+    const auto* outer = X.outerIndexPtr();
+    const auto* inner = X.innerIndexPtr();
+    const Index n_outer = X.outerSize(), n_inner = X.innerSize();
+    if (outer[0] != 0 || static_cast<Index>(outer[n_outer]) != X.nonZeros()) {
+      throw std::invalid_argument("sparse X: indptr must start at 0 and end at the number of stored values");
+    }
+    for (Index k = 0; k < n_outer; ++k) {
+      if (outer[k + 1] < outer[k]) throw std::invalid_argument("sparse X: indptr is not non-decreasing");
+    }
+    for (Index k = 0; k < X.nonZeros(); ++k) {
+      if (inner[k] < 0 || static_cast<Index>(inner[k]) >= n_inner) {
+        throw std::invalid_argument("sparse X: index " + std::to_string(inner[k]) +
+                                    " out of range [0, " + std::to_string(n_inner) + ")");
+      }
+    }
+    const Eigen::Map<const Vector<typename Matrix::Scalar>> values(X.valuePtr(), X.nonZeros());
+    if (!values.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+  } else {
+    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+  }
 }
 
 // Rows of X per class, as index lists; throws unless X, y and the fit inputs are a valid
 // training set for `strategy`.
-template <typename Scalar, int Order>
-std::vector<std::vector<Index>> check_training_data(Strategy strategy,
-                                                    const MatrixView<Scalar, Order>& X,
+template <typename Matrix, typename Scalar = typename Matrix::Scalar>
+std::vector<std::vector<Index>> check_training_data(Strategy strategy, const Matrix& X,
                                                     const LabelView& y, int n_classes,
                                                     const FitInputs<Scalar>& inputs) {
   if (n_classes < 2) {
@@ -85,7 +106,7 @@ std::vector<std::vector<Index>> check_training_data(Strategy strategy,
           std::to_string(X.cols()));
     }
   }
-  check_finite(X);
+  check_values(X);
   return rows_of_class;
 }
 
@@ -147,16 +168,26 @@ Eigen::VectorXd starting_point(const Model<Scalar>* initial, Index d, int n_unit
 }
 
 // A binary logistic problem on rows (class `positive` against the others present).
-template <typename Scalar, int Order>
-ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelView& y,
+template <typename Matrix, typename Scalar = typename Matrix::Scalar>
+ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
                                  int positive, const TrainOptions& options,
                                  const FitInputs<Scalar>& inputs, ThreadPool* pool, int problem,
                                  Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
-  LinearLoss<Scalar, Order, BinaryLink> loss(rows, y.data(), inputs.sample_weight,
-                                             BinaryLink{positive}, 1, options.fit_intercept,
-                                             options.C, options.l1_ratio, pool);
-  Eigen::VectorXd w = starting_point(inputs.initial, rows.n_features(), 1, options.fit_intercept,
+  return fit_binary_problem(rows, y, positive, options, inputs.sample_weight, inputs.initial,
+                            pool, problem, first_row, coef, intercept);
+}
+
+// The same with explicit per-row weights (null: all ones) and starting point.
+template <typename Matrix, typename Scalar = typename Matrix::Scalar>
+ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y, int positive,
+                                 const TrainOptions& options, const double* weights,
+                                 const Model<Scalar>* initial, ThreadPool* pool, int problem,
+                                 Index first_row, RowMatrix<Scalar>& coef,
+                                 Vector<Scalar>& intercept) {
+  LinearLoss<Matrix, BinaryLink> loss(rows, y.data(), weights, BinaryLink{positive}, 1,
+                                      options.fit_intercept, options.C, options.l1_ratio, pool);
+  Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
   const ProblemReport report = solve(loss, w, options, problem);
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
@@ -164,14 +195,14 @@ ProblemReport fit_binary_problem(const RowSet<Scalar, Order>& rows, const LabelV
 }
 
 // Two classes: every strategy is one binary problem with class 1 positive.
-template <typename Scalar, int Order>
-Model<Scalar> fit_two_classes(Strategy strategy, const MatrixView<Scalar, Order>& X,
+template <typename Matrix, typename Scalar = typename Matrix::Scalar>
+Model<Scalar> fit_two_classes(Strategy strategy, const Matrix& X,
                               const LabelView& y, const TrainOptions& options,
                               const FitInputs<Scalar>& inputs) {
   ThreadPool pool(options.resolved_threads());
   RowMatrix<Scalar> coef(1, X.cols());
   Vector<Scalar> intercept(1);
-  const ProblemReport report = fit_binary_problem(RowSet<Scalar, Order>(X), y, 1, options, inputs,
+  const ProblemReport report = fit_binary_problem(RowSet<Matrix>(X), y, 1, options, inputs,
                                                   &pool, 0, 0, coef, intercept);
   return Model<Scalar>(strategy, 2, std::move(coef), std::move(intercept), {report});
 }

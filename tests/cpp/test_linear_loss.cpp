@@ -34,7 +34,7 @@ void check_gradient(const Link& link, int n_units) {
   const auto data = make_blobs(4, 300, 7, 2.0);
   const MatrixView<double, Eigen::ColMajor> X(data.X);
   const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(X.rows(), 0.0, 3.0);
-  detail::LinearLoss<double, Eigen::ColMajor, Link> loss(detail::RowSet<double, Eigen::ColMajor>(X),
+  detail::LinearLoss<MatrixView<double, Eigen::ColMajor>, Link> loss(detail::RowSet<MatrixView<double, Eigen::ColMajor>>(X),
                                                           data.y.data(), weights.data(), link,
                                                           n_units, true, 0.5, 0.0, nullptr);
   Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.3, 0.2);
@@ -67,14 +67,14 @@ TEST(LinearLoss, IdenticalForAnyThreadCountAndRowSubset) {
   std::vector<Index> odd_rows;
   for (Index i = 1; i < X.rows(); i += 2) odd_rows.push_back(i);
   for (bool subset : {false, true}) {
-    const auto rows = subset ? detail::RowSet<double, Eigen::ColMajor>(X, odd_rows.data(),
+    const auto rows = subset ? detail::RowSet<MatrixView<double, Eigen::ColMajor>>(X, odd_rows.data(),
                                                                        static_cast<Index>(odd_rows.size()))
-                             : detail::RowSet<double, Eigen::ColMajor>(X);
+                             : detail::RowSet<MatrixView<double, Eigen::ColMajor>>(X);
     Eigen::VectorXd reference_gradient;
     double reference = 0;
     for (int threads : {1, 2, 3, 8}) {
       detail::ThreadPool pool(threads);
-      detail::LinearLoss<double, Eigen::ColMajor, detail::SoftmaxLink> loss(
+      detail::LinearLoss<MatrixView<double, Eigen::ColMajor>, detail::SoftmaxLink> loss(
           rows, data.y.data(), nullptr, detail::SoftmaxLink{3}, 3, true, 1.0, 0.0, &pool);
       const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.1, 0.1);
       Eigen::VectorXd g(loss.dimension());

@@ -35,34 +35,53 @@ class Model {
   const Vector<Scalar>& intercept() const { return intercept_; }
   const std::vector<ProblemReport>& reports() const { return reports_; }
 
+  // X is n x n_features(): any dense Eigen matrix of Scalar (read in place when its storage
+  // allows) or a SparseView (CSR or CSC).
+
   // Scores, n x 1 for two classes (positive class 1), otherwise n x n_classes. For one-vs-one
   // these are votes plus summed confidences squashed into (-1/3, 1/3).
   template <typename Derived>
   RowMatrix<Scalar> decision_function(const Eigen::MatrixBase<Derived>& X,
                                       int n_threads = 0) const {
-    return decision_values(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+    return decision_of(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+  }
+  template <int Order, typename StorageIndex>
+  RowMatrix<Scalar> decision_function(const SparseView<Scalar, Order, StorageIndex>& X,
+                                      int n_threads = 0) const {
+    return decision_of(X, n_threads);
   }
 
   // Class probabilities, n x n_classes, rows summing to one. One-vs-one couples the pairwise
   // probabilities (Wu, Lin and Weng 2004, second method).
   template <typename Derived>
   RowMatrix<Scalar> predict_proba(const Eigen::MatrixBase<Derived>& X, int n_threads = 0) const {
-    return probabilities(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+    return probabilities_of(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+  }
+  template <int Order, typename StorageIndex>
+  RowMatrix<Scalar> predict_proba(const SparseView<Scalar, Order, StorageIndex>& X,
+                                  int n_threads = 0) const {
+    return probabilities_of(X, n_threads);
   }
 
   // Predicted class indices in [0, n_classes).
   template <typename Derived>
   Eigen::VectorXi predict(const Eigen::MatrixBase<Derived>& X, int n_threads = 0) const {
-    return predicted_classes(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+    return classes_of(MatrixView<Scalar, storage_order_of<Derived>()>(X), n_threads);
+  }
+  template <int Order, typename StorageIndex>
+  Eigen::VectorXi predict(const SparseView<Scalar, Order, StorageIndex>& X,
+                          int n_threads = 0) const {
+    return classes_of(X, n_threads);
   }
 
  private:
-  RowMatrix<Scalar> decision_values(const MatrixView<Scalar, Eigen::RowMajor>& X, int n_threads) const;
-  RowMatrix<Scalar> decision_values(const MatrixView<Scalar, Eigen::ColMajor>& X, int n_threads) const;
-  RowMatrix<Scalar> probabilities(const MatrixView<Scalar, Eigen::RowMajor>& X, int n_threads) const;
-  RowMatrix<Scalar> probabilities(const MatrixView<Scalar, Eigen::ColMajor>& X, int n_threads) const;
-  Eigen::VectorXi predicted_classes(const MatrixView<Scalar, Eigen::RowMajor>& X, int n_threads) const;
-  Eigen::VectorXi predicted_classes(const MatrixView<Scalar, Eigen::ColMajor>& X, int n_threads) const;
+  // Compiled in the library for every dense and sparse view.
+  template <typename Matrix>
+  RowMatrix<Scalar> decision_of(const Matrix& X, int n_threads) const;
+  template <typename Matrix>
+  RowMatrix<Scalar> probabilities_of(const Matrix& X, int n_threads) const;
+  template <typename Matrix>
+  Eigen::VectorXi classes_of(const Matrix& X, int n_threads) const;
 
   Strategy strategy_;
   int n_classes_;

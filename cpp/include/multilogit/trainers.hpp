@@ -1,6 +1,7 @@
 // The three training strategies. Each owns its training loop and returns a Model.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -38,7 +39,7 @@ class Trainer {
   // in [0, n_classes), every class present. Throws std::invalid_argument on bad input.
   template <typename Derived>
   Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes) const {
-    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes, {});
+    return fit_view(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes, {});
   }
 
   // The same with a weight per row (every class needs a positive total weight) and, when
@@ -46,77 +47,134 @@ class Trainer {
   template <typename Derived>
   Model<Scalar> fit(const Eigen::MatrixBase<Derived>& X, const LabelView& y, int n_classes,
                     const WeightView& sample_weight, const Model<Scalar>* initial = nullptr) const {
-    if (sample_weight.size() != 0 && sample_weight.size() != X.rows()) {
-      throw std::invalid_argument("sample_weight has " + std::to_string(sample_weight.size()) +
-                                  " entries but X has " + std::to_string(X.rows()) + " rows");
-    }
-    return fit_dense(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes,
-                     FitInputs<Scalar>{sample_weight.size() ? sample_weight.data() : nullptr,
-                                       initial});
+    return fit_view(MatrixView<Scalar, storage_order_of<Derived>()>(X), y, n_classes,
+                    inputs(X.rows(), sample_weight, initial));
+  }
+
+  // Sparse X (CSR or CSC, read in place), optionally weighted and warm-started.
+  template <int Order, typename StorageIndex>
+  Model<Scalar> fit(const SparseView<Scalar, Order, StorageIndex>& X, const LabelView& y,
+                    int n_classes, const WeightView& sample_weight = Eigen::VectorXd(),
+                    const Model<Scalar>* initial = nullptr) const {
+    return fit_view(X, y, n_classes, inputs(X.rows(), sample_weight, initial));
   }
 
  protected:
-  virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                                  int n_classes, const FitInputs<Scalar>& inputs) const = 0;
-  virtual Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                                  int n_classes, const FitInputs<Scalar>& inputs) const = 0;
+  template <int Order>
+  using Dense = MatrixView<Scalar, Order>;
+  template <int Order, typename StorageIndex>
+  using Sparse = SparseView<Scalar, Order, StorageIndex>;
+
+  // One entry point per storage; every strategy implements them all with one template.
+  virtual Model<Scalar> fit_view(const Dense<Eigen::RowMajor>& X, const LabelView& y,
+                                 int n_classes, const FitInputs<Scalar>& inputs) const = 0;
+  virtual Model<Scalar> fit_view(const Dense<Eigen::ColMajor>& X, const LabelView& y,
+                                 int n_classes, const FitInputs<Scalar>& inputs) const = 0;
+  virtual Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, int>& X, const LabelView& y,
+                                 int n_classes, const FitInputs<Scalar>& inputs) const = 0;
+  virtual Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, int>& X, const LabelView& y,
+                                 int n_classes, const FitInputs<Scalar>& inputs) const = 0;
+  virtual Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, std::int64_t>& X,
+                                 const LabelView& y, int n_classes,
+                                 const FitInputs<Scalar>& inputs) const = 0;
+  virtual Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, std::int64_t>& X,
+                                 const LabelView& y, int n_classes,
+                                 const FitInputs<Scalar>& inputs) const = 0;
 
  private:
+  static FitInputs<Scalar> inputs(Index n_rows, const WeightView& sample_weight,
+                                  const Model<Scalar>* initial) {
+    if (sample_weight.size() != 0 && sample_weight.size() != n_rows) {
+      throw std::invalid_argument("sample_weight has " + std::to_string(sample_weight.size()) +
+                                  " entries but X has " + std::to_string(n_rows) + " rows");
+    }
+    return {sample_weight.size() ? sample_weight.data() : nullptr, initial};
+  }
+
   TrainOptions options_;
+};
+
+// Implements every entry point of Trainer with the strategy's fit_impl template.
+template <typename Scalar, typename Derived>
+class TrainerFor : public Trainer<Scalar> {
+ public:
+  using Trainer<Scalar>::Trainer;
+
+ protected:
+  template <int Order>
+  using Dense = MatrixView<Scalar, Order>;
+  template <int Order, typename StorageIndex>
+  using Sparse = SparseView<Scalar, Order, StorageIndex>;
+
+  Model<Scalar> fit_view(const Dense<Eigen::RowMajor>& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+  Model<Scalar> fit_view(const Dense<Eigen::ColMajor>& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+  Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, int>& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+  Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, int>& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+  Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, std::int64_t>& X, const LabelView& y,
+                         int n_classes, const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+  Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, std::int64_t>& X, const LabelView& y,
+                         int n_classes, const FitInputs<Scalar>& inputs) const override {
+    return self().fit_impl(X, y, n_classes, inputs);
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
 
 // Multinomial logistic regression: one softmax over n_classes linear units.
 template <typename Scalar>
-class SoftmaxRegression final : public Trainer<Scalar> {
+class SoftmaxRegression final : public TrainerFor<Scalar, SoftmaxRegression<Scalar>> {
  public:
-  explicit SoftmaxRegression(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
-
- protected:
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
+  explicit SoftmaxRegression(TrainOptions options = {})
+      : TrainerFor<Scalar, SoftmaxRegression<Scalar>>(std::move(options)) {}
 
  private:
-  template <int Order>
-  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes, const FitInputs<Scalar>& inputs) const;
+  friend class TrainerFor<Scalar, SoftmaxRegression<Scalar>>;
+  template <typename Matrix>
+  Model<Scalar> fit_impl(const Matrix& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const;
 };
 
 // One binary model per class, that class against all others.
 template <typename Scalar>
-class OneVsAllClassifier final : public Trainer<Scalar> {
+class OneVsAllClassifier final : public TrainerFor<Scalar, OneVsAllClassifier<Scalar>> {
  public:
-  explicit OneVsAllClassifier(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
-
- protected:
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
+  explicit OneVsAllClassifier(TrainOptions options = {})
+      : TrainerFor<Scalar, OneVsAllClassifier<Scalar>>(std::move(options)) {}
 
  private:
-  template <int Order>
-  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes, const FitInputs<Scalar>& inputs) const;
+  friend class TrainerFor<Scalar, OneVsAllClassifier<Scalar>>;
+  template <typename Matrix>
+  Model<Scalar> fit_impl(const Matrix& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const;
 };
 
 // One binary model per pair of classes (i < j), trained on the rows of i and j, j positive.
 template <typename Scalar>
-class OneVsOneClassifier final : public Trainer<Scalar> {
+class OneVsOneClassifier final : public TrainerFor<Scalar, OneVsOneClassifier<Scalar>> {
  public:
-  explicit OneVsOneClassifier(TrainOptions options = {}) : Trainer<Scalar>(std::move(options)) {}
-
- protected:
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::RowMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
-  Model<Scalar> fit_dense(const MatrixView<Scalar, Eigen::ColMajor>& X, const LabelView& y,
-                          int n_classes, const FitInputs<Scalar>& inputs) const override;
+  explicit OneVsOneClassifier(TrainOptions options = {})
+      : TrainerFor<Scalar, OneVsOneClassifier<Scalar>>(std::move(options)) {}
 
  private:
-  template <int Order>
-  Model<Scalar> fit_impl(const MatrixView<Scalar, Order>& X, const LabelView& y,
-                         int n_classes, const FitInputs<Scalar>& inputs) const;
+  friend class TrainerFor<Scalar, OneVsOneClassifier<Scalar>>;
+  template <typename Matrix>
+  Model<Scalar> fit_impl(const Matrix& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) const;
 };
 
 template <typename Scalar>
@@ -140,11 +198,12 @@ Model<typename Derived::Scalar> train(Strategy strategy, const Eigen::MatrixBase
       ->fit(X, y, n_classes, sample_weight);
 }
 
-extern template class SoftmaxRegression<float>;
-extern template class SoftmaxRegression<double>;
-extern template class OneVsAllClassifier<float>;
-extern template class OneVsAllClassifier<double>;
-extern template class OneVsOneClassifier<float>;
-extern template class OneVsOneClassifier<double>;
+// Compiled once, in the library.
+extern template class TrainerFor<float, SoftmaxRegression<float>>;
+extern template class TrainerFor<double, SoftmaxRegression<double>>;
+extern template class TrainerFor<float, OneVsAllClassifier<float>>;
+extern template class TrainerFor<double, OneVsAllClassifier<double>>;
+extern template class TrainerFor<float, OneVsOneClassifier<float>>;
+extern template class TrainerFor<double, OneVsOneClassifier<double>>;
 
 }  // namespace multilogit

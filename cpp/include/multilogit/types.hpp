@@ -1,7 +1,11 @@
 // Matrix and vector aliases shared by the whole library.
 #pragma once
 
+#include <cstdint>
+#include <type_traits>
+
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 
 namespace multilogit {
 
@@ -18,6 +22,15 @@ using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 template <typename Scalar, int Order>
 using MatrixView = Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Order>,
                               0, Eigen::OuterStride<>>;
+
+// A read-only view of a compressed sparse matrix: CSR (RowMajor) or CSC (ColMajor) arrays with
+// 32- or 64-bit indices, read in place. Entries within a row (column) need not be sorted, and
+// duplicates add up, as in SciPy.
+template <typename Scalar, int Order, typename StorageIndex>
+using SparseView = Eigen::Map<const Eigen::SparseMatrix<Scalar, Order, StorageIndex>>;
+
+template <typename Matrix>
+constexpr bool is_sparse_v = std::is_base_of_v<Eigen::SparseMatrixBase<Matrix>, Matrix>;
 
 // Class indices in [0, n_classes).
 using LabelView = Eigen::Ref<const Eigen::VectorXi>;
