@@ -85,6 +85,20 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
+def _source_revision():
+    # The commit of the checkout this script sits in, when it is one (results depend on it).
+    import subprocess
+
+    try:
+        rev = subprocess.run(
+            ["git", "-C", HERE, "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" (git {rev})" if rev else ""
+
+
 def _blas_description():
     from threadpoolctl import threadpool_info
 
@@ -100,8 +114,9 @@ def _header(args):
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
         f"- machine: {_cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
         f"{platform.release()}",
-        f"- versions: multilogit {multilogit.__version__}, scikit-learn {sklearn.__version__}, "
-        f"numpy {np.__version__}, Python {platform.python_version()}; BLAS: {_blas_description()}",
+        f"- versions: multilogit {multilogit.__version__}{_source_revision()}, "
+        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}; BLAS: {_blas_description()}",
         f"- settings: C={args.C:g}, tol={args.tol:g}, max_iter={args.max_iter}, "
         f"threads={threads}, best of {args.repeat} fit(s), float64 data",
         "",

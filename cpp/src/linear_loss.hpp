@@ -22,10 +22,12 @@
 
 namespace multilogit::detail {
 
-// Number of slabs: enough for parallelism, capped so partial gradients stay small in memory.
+// Number of slabs: enough for parallelism, capped so that their partial gradients (a float64
+// and a Scalar copy of the parameters each) stay within 16 MiB.
 inline Index slab_count(Index n_chunks, Index n_parameters) {
   const Index max_slabs = 16;
-  const Index memory_cap = std::max<Index>(1, (Index(64) << 20) / (8 * std::max<Index>(n_parameters, 1)));
+  const Index per_slab_bytes = 16 * std::max<Index>(n_parameters, 1);
+  const Index memory_cap = std::max<Index>(2, (Index(16) << 20) / per_slab_bytes);
   return std::max<Index>(1, std::min({n_chunks, max_slabs, memory_cap}));
 }
 
@@ -127,7 +129,7 @@ class LinearLoss final : public Objective {
     Eigen::VectorXd grad_b;
     typename RowSet<Matrix>::Scratch gathered;
     RowMatrix<Scalar> scores, residuals;
-    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> chunk_grad;
+    RowMatrix<Scalar> chunk_grad;
   };
 
   void accumulate_slab(Index s) {
@@ -176,7 +178,9 @@ class LinearLoss final : public Objective {
   Index chunks_per_slab_ = 1;
   double weight_sum_ = 0.0;
   std::vector<Slab> slabs_;
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> coef_;  // W in Scalar
+  // W in Scalar, row-major: a feature's weights for all units are contiguous, which is what
+  // sparse rows read and scatter to.
+  RowMatrix<Scalar> coef_;
   Vector<Scalar> intercept_;
 };
 

@@ -13,9 +13,9 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
                                                    int n_classes,
                                                    const FitInputs<Scalar>& inputs) const {
   const TrainOptions& options = this->options();
-  const auto rows_of_class =
-      detail::check_training_data(Strategy::OneVsOne, X, y, n_classes, inputs);
+  detail::check_training_data(Strategy::OneVsOne, X, y, n_classes, inputs);
   if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options, inputs);
+  const auto rows_of_class = detail::rows_by_class(y, n_classes);
 
   std::vector<std::pair<int, int>> pairs;
   for (int i = 0; i < n_classes; ++i) {

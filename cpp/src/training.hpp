@@ -49,12 +49,10 @@ void check_values(const Matrix& X) {
   }
 }
 
-// Rows of X per class, as index lists; throws unless X, y and the fit inputs are a valid
-// training set for `strategy`.
+// Throws unless X, y and the fit inputs are a valid training set for `strategy`.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
-std::vector<std::vector<Index>> check_training_data(Strategy strategy, const Matrix& X,
-                                                    const LabelView& y, int n_classes,
-                                                    const FitInputs<Scalar>& inputs) {
+void check_training_data(Strategy strategy, const Matrix& X, const LabelView& y, int n_classes,
+                         const FitInputs<Scalar>& inputs) {
   if (n_classes < 2) {
     throw std::invalid_argument("at least 2 classes are needed, got n_classes = " +
                                 std::to_string(n_classes));
@@ -65,33 +63,28 @@ std::vector<std::vector<Index>> check_training_data(Strategy strategy, const Mat
     throw std::invalid_argument("X has " + std::to_string(X.rows()) + " rows but y has " +
                                 std::to_string(y.size()) + " labels");
   }
-  std::vector<std::vector<Index>> rows_of_class(static_cast<size_t>(n_classes));
+  std::vector<Index> class_size(static_cast<size_t>(n_classes), 0);
+  std::vector<double> class_weight(static_cast<size_t>(n_classes), 0.0);
+  const double* weights = inputs.sample_weight;
   for (Index i = 0; i < y.size(); ++i) {
     if (y[i] < 0 || y[i] >= n_classes) {
       throw std::invalid_argument("label " + std::to_string(y[i]) + " at row " +
                                   std::to_string(i) + " is outside [0, " +
                                   std::to_string(n_classes) + ")");
     }
-    rows_of_class[static_cast<size_t>(y[i])].push_back(i);
+    if (weights && (!(weights[i] >= 0.0) || !std::isfinite(weights[i]))) {
+      throw std::invalid_argument("sample_weight must be finite and >= 0, got " +
+                                  std::to_string(weights[i]) + " at row " + std::to_string(i));
+    }
+    ++class_size[static_cast<size_t>(y[i])];
+    class_weight[static_cast<size_t>(y[i])] += weights ? weights[i] : 1.0;
   }
   for (int k = 0; k < n_classes; ++k) {
-    if (rows_of_class[static_cast<size_t>(k)].empty()) {
+    if (class_size[static_cast<size_t>(k)] == 0) {
       throw std::invalid_argument("class " + std::to_string(k) + " has no samples");
     }
-  }
-  if (const double* weights = inputs.sample_weight) {
-    for (int k = 0; k < n_classes; ++k) {
-      double total = 0.0;
-      for (Index i : rows_of_class[static_cast<size_t>(k)]) {
-        if (!(weights[i] >= 0.0) || !std::isfinite(weights[i])) {
-          throw std::invalid_argument("sample_weight must be finite and >= 0, got " +
-                                      std::to_string(weights[i]) + " at row " + std::to_string(i));
-        }
-        total += weights[i];
-      }
-      if (!(total > 0.0)) {
-        throw std::invalid_argument("class " + std::to_string(k) + " has zero total sample_weight");
-      }
+    if (!(class_weight[static_cast<size_t>(k)] > 0.0)) {
+      throw std::invalid_argument("class " + std::to_string(k) + " has zero total sample_weight");
     }
   }
   if (const Model<Scalar>* initial = inputs.initial) {
@@ -107,7 +100,13 @@ std::vector<std::vector<Index>> check_training_data(Strategy strategy, const Mat
     }
   }
   check_values(X);
-  return rows_of_class;
+}
+
+// Rows of each class, as ascending index lists.
+inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_classes) {
+  std::vector<std::vector<Index>> rows(static_cast<size_t>(n_classes));
+  for (Index i = 0; i < y.size(); ++i) rows[static_cast<size_t>(y[i])].push_back(i);
+  return rows;
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.

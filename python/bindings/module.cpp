@@ -1,7 +1,8 @@
 // pybind11 bindings of the C++ core: argument conversion and zero-copy views only.
 //
-// Design matrices arrive as NumPy arrays of float32 or float64 in C or Fortran order and are
-// read in place through Eigen::Map (read-only arrays included). Anything else is refused with a
+// Design matrices arrive as NumPy arrays of float32 or float64 in C or Fortran order, or as the
+// data/indices/indptr arrays of a CSR or CSC matrix (int32 or int64 indices), and are read in
+// place through Eigen maps (read-only arrays included). Anything else is refused with a
 // TypeError: converting is the Python layer's job, done once and explicitly. The GIL is released
 // while C++ works; std::invalid_argument from the core becomes ValueError.
 #include <atomic>
@@ -29,9 +30,9 @@ using ConstMatrixMap = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Ei
 
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-// Calls fn(map) with X viewed as an Eigen matrix of its own dtype and storage order.
+// Calls fn(map) with dense X viewed as an Eigen matrix of its own dtype and storage order.
 template <typename Fn>
-decltype(auto) with_matrix(const py::array& X, Fn&& fn) {
+decltype(auto) with_dense(const py::array& X, Fn&& fn) {
   if (X.ndim() != 2) {
     throw py::value_error("X must be a 2-D array, got " + std::to_string(X.ndim()) + " dimension(s)");
   }
@@ -49,6 +50,72 @@ decltype(auto) with_matrix(const py::array& X, Fn&& fn) {
   if (py::isinstance<py::array_t<double>>(X)) return dispatch(double{});
   if (py::isinstance<py::array_t<float>>(X)) return dispatch(float{});
   throw py::type_error("X must have dtype float32 or float64, got " + dtype_name(X));
+}
+
+bool is_contiguous_vector(const py::array& a) {
+  return a.ndim() == 1 && (a.flags() & py::array::c_style);
+}
+
+// Calls fn(map) with sparse X, given as (format, data, indices, indptr, (n_rows, n_cols)) with
+// format "csr" or "csc", viewed in place as an Eigen sparse matrix.
+template <typename Fn>
+decltype(auto) with_sparse(const py::tuple& parts, Fn&& fn) {
+  if (parts.size() != 5) {
+    throw py::value_error("sparse X must be (format, data, indices, indptr, shape)");
+  }
+  const auto format = parts[0].cast<std::string>();
+  if (format != "csr" && format != "csc") {
+    throw py::type_error("sparse X must be in CSR or CSC format, got " + format);
+  }
+  const auto data = parts[1].cast<py::array>();
+  const auto indices = parts[2].cast<py::array>();
+  const auto indptr = parts[3].cast<py::array>();
+  const auto shape = parts[4].cast<std::pair<Eigen::Index, Eigen::Index>>();
+  if (!is_contiguous_vector(data) || !is_contiguous_vector(indices) || !is_contiguous_vector(indptr)) {
+    throw py::type_error("sparse X: data, indices and indptr must be contiguous 1-D arrays");
+  }
+  const bool by_rows = format == "csr";
+  const Eigen::Index n_outer = by_rows ? shape.first : shape.second;
+  if (shape.first < 0 || shape.second < 0 || indptr.shape(0) != n_outer + 1 ||
+      indices.shape(0) != data.shape(0)) {
+    throw py::value_error("sparse X: inconsistent shape, indptr and indices lengths");
+  }
+  const auto nnz = static_cast<Eigen::Index>(data.shape(0));
+  auto dispatch = [&](auto scalar, auto index) -> decltype(auto) {
+    using Scalar = decltype(scalar);
+    using StorageIndex = decltype(index);
+    if (!py::isinstance<py::array_t<StorageIndex>>(indptr)) {
+      throw py::type_error("sparse X: indptr must have the dtype of indices (" +
+                           dtype_name(indices) + "), got " + dtype_name(indptr));
+    }
+    const auto* values = static_cast<const Scalar*>(data.data());
+    const auto* inner = static_cast<const StorageIndex*>(indices.data());
+    const auto* outer = static_cast<const StorageIndex*>(indptr.data());
+    if (by_rows) {
+      return fn(multilogit::SparseView<Scalar, Eigen::RowMajor, StorageIndex>(
+          shape.first, shape.second, nnz, outer, inner, values));
+    }
+    return fn(multilogit::SparseView<Scalar, Eigen::ColMajor, StorageIndex>(
+        shape.first, shape.second, nnz, outer, inner, values));
+  };
+  auto with_index = [&](auto scalar) -> decltype(auto) {
+    if (py::isinstance<py::array_t<std::int32_t>>(indices)) return dispatch(scalar, std::int32_t{});
+    if (py::isinstance<py::array_t<std::int64_t>>(indices)) return dispatch(scalar, std::int64_t{});
+    throw py::type_error("sparse X: indices must be int32 or int64, got " + dtype_name(indices));
+  };
+  if (py::isinstance<py::array_t<double>>(data)) return with_index(double{});
+  if (py::isinstance<py::array_t<float>>(data)) return with_index(float{});
+  throw py::type_error("X must have dtype float32 or float64, got " + dtype_name(data));
+}
+
+// Calls fn(view) with X: a NumPy array or the parts of a sparse matrix (see with_sparse).
+template <typename Fn>
+decltype(auto) with_matrix(const py::object& X, Fn&& fn) {
+  if (py::isinstance<py::tuple>(X)) return with_sparse(X.cast<py::tuple>(), std::forward<Fn>(fn));
+  if (!py::isinstance<py::array>(X)) {
+    throw py::type_error("X must be a NumPy array or the parts of a CSR/CSC matrix");
+  }
+  return with_dense(X.cast<py::array>(), std::forward<Fn>(fn));
 }
 
 Eigen::Map<const Eigen::VectorXi> label_view(const py::array& y) {
@@ -122,7 +189,7 @@ class InterruptWatch {
   std::optional<py::error_already_set> error_;
 };
 
-py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::string& strategy,
+py::dict fit(const py::object& X, const py::array& y, int n_classes, const std::string& strategy,
              double C, bool fit_intercept, double tol, int max_iter, int n_threads,
              const std::optional<py::function>& progress,
              const std::optional<py::array>& sample_weight,
@@ -193,7 +260,7 @@ py::dict fit(const py::array& X, const py::array& y, int n_classes, const std::s
 // the model from its arrays and runs compute(model, X, n_threads) without the GIL.
 template <typename Compute>
 auto prediction_function(Compute compute) {
-  return [compute](const py::array& X, const std::string& strategy, int n_classes,
+  return [compute](const py::object& X, const std::string& strategy, int n_classes,
                    const py::array& coef, const py::array& intercept, int n_threads) {
     return with_matrix(X, [&](const auto& matrix) -> py::object {
       using Scalar = typename std::decay_t<decltype(matrix)>::Scalar;
@@ -226,7 +293,7 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def(
       "decision_function",
-      [decision](const py::array& X, const std::string& strategy, int n_classes,
+      [decision](const py::object& X, const std::string& strategy, int n_classes,
                  const py::array& coef, const py::array& intercept, int n_threads) {
         py::object scores = decision(X, strategy, n_classes, coef, intercept, n_threads);
         return n_classes == 2 ? scores.attr("reshape")(-1) : scores;

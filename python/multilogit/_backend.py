@@ -9,22 +9,34 @@ class indices, and model arrays have ``X``'s dtype. Nothing is copied here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+import scipy.sparse as sp
+
 from . import _core
 
+
+def _design(X: _Matrix[_Float]) -> _Design[_Float]:
+    """X as the extension takes it: the array itself, or a sparse matrix's own arrays."""
+    if isinstance(X, np.ndarray):
+        return X
+    return (X.format, X.data, X.indices, X.indptr, X.shape)  # a validated CSR/CSC matrix
+
 if TYPE_CHECKING:
-    from ._core import _FitResult
+    from ._core import _Design, _FitResult
 
 # X's dtype, which the model arrays share and the results keep.
 _Float = TypeVar("_Float", np.float32, np.float64)
 
+# A validated X: a dense array, or a CSR/CSC matrix (scipy has no type information: Any).
+_Matrix: TypeAlias = "npt.NDArray[_Float] | sp.sparray | sp.spmatrix"
+
 
 def fit(
-    X: npt.NDArray[_Float],
+    X: _Matrix[_Float],
     y: npt.NDArray[np.int32],
     n_classes: int,
     *,
@@ -47,7 +59,7 @@ def fit(
     finished)``; ``sample_weight`` is None or a contiguous float64 array; ``initial_coef`` and
     ``initial_intercept`` (X's dtype) warm-start every problem from a previous fit."""
     return _core.fit(
-        X,
+        _design(X),
         y,
         int(n_classes),
         str(strategy),
@@ -65,7 +77,7 @@ def fit(
 
 
 def decision_function(
-    X: npt.NDArray[_Float],
+    X: _Matrix[_Float],
     *,
     strategy: str,
     n_classes: int,
@@ -74,11 +86,11 @@ def decision_function(
     n_threads: int,
 ) -> npt.NDArray[_Float]:
     """Decision values, shape (n,) for two classes and (n, n_classes) otherwise."""
-    return _core.decision_function(X, strategy, int(n_classes), coef, intercept, int(n_threads))
+    return _core.decision_function(_design(X), strategy, int(n_classes), coef, intercept, int(n_threads))
 
 
 def predict_proba(
-    X: npt.NDArray[_Float],
+    X: _Matrix[_Float],
     *,
     strategy: str,
     n_classes: int,
@@ -87,11 +99,11 @@ def predict_proba(
     n_threads: int,
 ) -> npt.NDArray[_Float]:
     """Class probabilities, shape (n, n_classes)."""
-    return _core.predict_proba(X, strategy, int(n_classes), coef, intercept, int(n_threads))
+    return _core.predict_proba(_design(X), strategy, int(n_classes), coef, intercept, int(n_threads))
 
 
 def predict(
-    X: npt.NDArray[_Float],
+    X: _Matrix[_Float],
     *,
     strategy: str,
     n_classes: int,
@@ -100,4 +112,4 @@ def predict(
     n_threads: int,
 ) -> npt.NDArray[np.int32]:
     """Predicted class indices (int32), shape (n,)."""
-    return _core.predict(X, strategy, int(n_classes), coef, intercept, int(n_threads))
+    return _core.predict(_design(X), strategy, int(n_classes), coef, intercept, int(n_threads))

@@ -166,6 +166,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR and CSC are read in place
+        return tags
+
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

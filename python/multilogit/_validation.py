@@ -9,6 +9,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -113,7 +114,10 @@ def resolve_n_threads(n_threads):
 
 
 def _contiguous(X):
-    # The extension reads C- and F-ordered arrays in place; only strided views need a copy.
+    # The extension reads C- and F-ordered arrays and CSR/CSC matrices in place; only strided
+    # views need a copy.
+    if sp.issparse(X):
+        return X
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     return X
@@ -122,7 +126,10 @@ def _contiguous(X):
 def _validate_kwargs():
     return dict(
         dtype=_FLOAT_DTYPES,
-        accept_sparse=False,
+        # Other sparse formats are converted to CSR once; unsorted and duplicate entries are
+        # read as they are (duplicates add up, as in SciPy).
+        accept_sparse=["csr", "csc"],
+        accept_large_sparse=True,
         ensure_all_finite=True,
         ensure_min_samples=1,
         order=None,

@@ -107,10 +107,13 @@ def test_complex_X(data):
         LogisticRegression().fit(X + 1j, y)
 
 
-def test_sparse_X(data):
+def test_sparse_X_with_nan_or_inf(data):
     X, y = data
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        LogisticRegression().fit(sparse.csr_matrix(X), y)
+    for bad in (np.nan, np.inf):
+        Xs = sparse.csr_matrix(X)
+        Xs.data[3] = bad
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            LogisticRegression().fit(Xs, y)
 
 
 # ---------------------------------------------------------------------------------------- labels
