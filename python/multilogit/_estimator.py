@@ -281,7 +281,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return _backend.decision_function(X, **args)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
+
+        softmax: the softmax of the scores; ovr: the per-class sigmoids normalised to sum to
+        one; ovo: pairwise coupling (Wu, Lin and Weng 2004, second method) of the pairwise
+        sigmoid probabilities. For ovo, ``predict`` counts votes while these probabilities weigh
+        every pair's confidence, so their argmax can differ from ``predict`` on samples whose
+        vote is close (the two leading classes within one vote).
+        """
         X, args = self._prepare(X)
         return _backend.predict_proba(X, **args)
 

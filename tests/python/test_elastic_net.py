@@ -68,3 +68,15 @@ def test_bad_l1_ratio(wine, l1_ratio, error):
     X, y = wine
     with pytest.raises(error, match="l1_ratio"):
         LogisticRegression(l1_ratio=l1_ratio).fit(X, y)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
+def test_infinite_C_means_no_penalty(l1_ratio):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(400, 5, n_informative=3, n_redundant=0, n_classes=3,
+                               flip_y=0.2, random_state=0)  # overlapping: a finite optimum
+    model = LogisticRegression(C=np.inf, l1_ratio=l1_ratio, tol=1e-10, max_iter=10_000).fit(X, y)
+    reference = SkLogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(X, y)
+    assert np.linalg.norm(model.coef_ - reference.coef_) / np.linalg.norm(reference.coef_) < 1e-4
+    assert not (model.coef_ == 0).any()  # no L1 part without a penalty
