@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include "curvature_history.hpp"
+#include "quasi_newton.hpp"
 
 namespace multilogit {
 namespace {
@@ -158,12 +158,8 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
   SolverResult result;
   result.objective = objective.evaluate(w, gradient);
   result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-  if (!std::isfinite(result.objective) || !gradient.allFinite()) {
-    result.status = SolverStatus::LineSearchFailed;
-    return result;
-  }
-  if (result.gradient_norm <= settings.tol) {
-    result.status = SolverStatus::Converged;
+  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
+    result.status = *status;
     return result;
   }
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "curvature_history.hpp"
+#include "quasi_newton.hpp"
 #include "multilogit/lbfgs.hpp"
 
 namespace multilogit {
@@ -49,12 +49,8 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
   result.objective = penalised(f, w, l1);
   Eigen::VectorXd pg = pseudo_gradient(w, gradient, l1);
   result.gradient_norm = pg.lpNorm<Eigen::Infinity>();
-  if (!std::isfinite(result.objective) || !gradient.allFinite()) {
-    result.status = SolverStatus::LineSearchFailed;
-    return result;
-  }
-  if (result.gradient_norm <= settings.tol) {
-    result.status = SolverStatus::Converged;
+  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
+    result.status = *status;
     return result;
   }
 
