@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
+#include <vector>
 
 #include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
@@ -275,6 +277,92 @@ auto prediction_function(Compute compute) {
   };
 }
 
+// Model files (multilogit/model_file.hpp). The estimator hands over its arrays, its labels
+// (an int64 array, or a list of UTF-8 encoded bytes) and its options; the C++ side writes and
+// parses the bytes, so Python and C++ files are the same by construction.
+template <typename Scalar>
+multilogit::SavedModel saved_model_from(const std::string& strategy, const py::array& coef,
+                                        const py::array& intercept,
+                                        multilogit::ClassLabels classes,
+                                        const multilogit::TrainOptions& options,
+                                        std::vector<std::string> feature_names) {
+  const int n_classes = static_cast<int>(
+      std::visit([](const auto& labels) { return labels.size(); }, classes));
+  return multilogit::SavedModel(model_from_arrays<Scalar>(strategy, n_classes, coef, intercept),
+                                std::move(classes), options, std::move(feature_names));
+}
+
+py::bytes encode_model(const std::string& strategy, const py::array& coef,
+                       const py::array& intercept, const py::object& classes,
+                       const std::optional<std::vector<std::string>>& feature_names, double C,
+                       double l1_ratio, bool fit_intercept, double tol, int max_iter) {
+  multilogit::ClassLabels labels;
+  if (py::isinstance<py::array>(classes)) {
+    const auto array = classes.cast<py::array>();
+    if (!py::isinstance<py::array_t<std::int64_t>>(array) || array.ndim() != 1) {
+      throw py::type_error("integer classes must be a 1-D int64 array, got dtype " +
+                           dtype_name(array));
+    }
+    const auto ints = array.cast<py::array_t<std::int64_t, py::array::c_style>>();
+    labels = std::vector<std::int64_t>(ints.data(), ints.data() + ints.shape(0));
+  } else {
+    labels = classes.cast<std::vector<std::string>>();
+  }
+  multilogit::TrainOptions options;
+  options.C = C;
+  options.l1_ratio = l1_ratio;
+  options.fit_intercept = fit_intercept;
+  options.tol = tol;
+  options.max_iter = max_iter;
+  std::vector<std::string> names = feature_names.value_or(std::vector<std::string>{});
+  std::vector<std::uint8_t> bytes;
+  if (py::isinstance<py::array_t<double>>(coef)) {
+    bytes = multilogit::encode_model(
+        saved_model_from<double>(strategy, coef, intercept, std::move(labels), options, std::move(names)));
+  } else if (py::isinstance<py::array_t<float>>(coef)) {
+    bytes = multilogit::encode_model(
+        saved_model_from<float>(strategy, coef, intercept, std::move(labels), options, std::move(names)));
+  } else {
+    throw py::type_error("coef must have dtype float32 or float64, got " + dtype_name(coef));
+  }
+  return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+py::dict decode_model(const py::bytes& data) {
+  char* buffer = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
+  std::optional<multilogit::SavedModel> saved;
+  {
+    py::gil_scoped_release release;  // `data` keeps the buffer alive
+    saved.emplace(multilogit::decode_model(reinterpret_cast<const std::uint8_t*>(buffer),
+                                           static_cast<std::size_t>(size)));
+  }
+  py::dict result;
+  std::visit(
+      [&](const auto& model) {
+        result["strategy"] = std::string(multilogit::to_string(model.strategy()));
+        result["coef"] = py::cast(model.coef());
+        result["intercept"] = py::cast(model.intercept());
+      },
+      saved->model);
+  if (const auto* ints = std::get_if<std::vector<std::int64_t>>(&saved->classes)) {
+    py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(ints->size()));
+    std::copy(ints->begin(), ints->end(), classes.mutable_data());
+    result["classes"] = classes;
+  } else {
+    result["classes"] = py::cast(std::get<std::vector<std::string>>(saved->classes));  // str
+  }
+  result["feature_names"] =
+      saved->feature_names.empty() ? py::object(py::none()) : py::cast(saved->feature_names);
+  result["C"] = saved->options.C;
+  result["l1_ratio"] = saved->options.l1_ratio;
+  result["fit_intercept"] = saved->options.fit_intercept;
+  result["tol"] = saved->options.tol;
+  result["max_iter"] = saved->options.max_iter;
+  return result;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -314,4 +402,11 @@ PYBIND11_MODULE(_core, m) {
         }),
         py::arg("X"), py::arg("strategy"), py::arg("n_classes"), py::arg("coef"),
         py::arg("intercept"), py::arg("n_threads"), "Predicted class indices, int32 (n,).");
+
+  m.def("encode_model", &encode_model, py::arg("strategy"), py::arg("coef"), py::arg("intercept"),
+        py::arg("classes"), py::arg("feature_names"), py::arg("C"), py::arg("l1_ratio"),
+        py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
+        "The model file's bytes (docs/model-format.md).");
+  m.def("decode_model", &decode_model, py::arg("data"),
+        "Parses a model file's bytes; ValueError naming the problem if they are not one.");
 }

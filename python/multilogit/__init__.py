@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ._estimator import LogisticRegression
+from ._model_file import load
 from ._objective import objective_value
 
 try:
@@ -10,4 +11,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["LogisticRegression", "objective_value", "__version__"]
+__all__ = ["LogisticRegression", "load", "objective_value", "__version__"]

@@ -26,7 +26,7 @@ def _design(X: _Matrix[_Float]) -> _Design[_Float]:
     return (X.format, X.data, X.indices, X.indptr, X.shape)  # a validated CSR/CSC matrix
 
 if TYPE_CHECKING:
-    from ._core import _Design, _FitResult
+    from ._core import _Design, _DecodedModel, _FitResult
 
 # X's dtype, which the model arrays share and the results keep.
 _Float = TypeVar("_Float", np.float32, np.float64)
@@ -113,3 +113,29 @@ def predict(
 ) -> npt.NDArray[np.int32]:
     """Predicted class indices (int32), shape (n,)."""
     return _core.predict(_design(X), strategy, int(n_classes), coef, intercept, int(n_threads))
+
+
+def encode_model(
+    *,
+    strategy: str,
+    coef: npt.NDArray[_Float],
+    intercept: npt.NDArray[_Float],
+    classes: npt.NDArray[np.int64] | list[bytes],
+    feature_names: list[bytes] | None,
+    C: float,
+    l1_ratio: float,
+    fit_intercept: bool,
+    tol: float,
+    max_iter: int,
+) -> bytes:
+    """A model file's bytes: ``classes`` are int64 labels or UTF-8 encoded strings, and
+    ``coef`` and ``intercept`` share a dtype (float32 or float64)."""
+    return _core.encode_model(
+        str(strategy), coef, intercept, classes, feature_names, float(C), float(l1_ratio),
+        bool(fit_intercept), float(tol), int(max_iter),
+    )
+
+
+def decode_model(data: bytes) -> _DecodedModel:
+    """The contents of a model file; ValueError naming the problem for anything else."""
+    return _core.decode_model(data)

@@ -89,3 +89,32 @@ def predict(
     n_threads: SupportsInt | SupportsIndex,
 ) -> npt.NDArray[np.int32]:
     """Predicted class indices, int32 (n,)."""
+
+class _DecodedModel(TypedDict):
+    strategy: str  # "softmax", "ovr" or "ovo"
+    coef: npt.NDArray[np.float32] | npt.NDArray[np.float64]  # (n_units, n_features)
+    intercept: npt.NDArray[np.float32] | npt.NDArray[np.float64]  # (n_units,), coef's dtype
+    classes: npt.NDArray[np.int64] | list[str]  # strictly increasing
+    feature_names: list[str] | None
+    C: float
+    l1_ratio: float
+    fit_intercept: bool
+    tol: float
+    max_iter: int
+
+def encode_model(
+    strategy: str,
+    coef: npt.NDArray[_Float],
+    intercept: npt.NDArray[_Float],
+    classes: npt.NDArray[np.int64] | list[bytes],
+    feature_names: list[bytes] | None,
+    C: SupportsFloat | SupportsIndex,
+    l1_ratio: SupportsFloat | SupportsIndex,
+    fit_intercept: bool,
+    tol: SupportsFloat | SupportsIndex,
+    max_iter: SupportsInt | SupportsIndex,
+) -> bytes:
+    """The model file's bytes (docs/model-format.md)."""
+
+def decode_model(data: bytes) -> _DecodedModel:
+    """Parses a model file's bytes; ValueError naming the problem if they are not one."""

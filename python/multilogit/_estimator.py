@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from . import _backend
+from . import _backend, _model_file
 from ._progress import ProgressReporter
 from ._validation import (
     check_params,
@@ -201,6 +201,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
             delattr(self, name)
         self.__dict__.pop("_fitted_strategy", None)
+        self.__dict__.pop("_fitted_options", None)
 
     def _fit(self, X, y, sample_weight, params):
         X, y = validate_training_data(self, X, y)
@@ -227,6 +228,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         # The strategy the coefficients belong to, whatever set_params does later.
         self._fitted_strategy = params["strategy"]
+        self._fitted_options = dict(params)  # what save() records
         self.classes_ = classes
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
@@ -300,3 +302,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Predicted labels, shape (n_samples,), taken from ``classes_``."""
         X, args = self._prepare(X)
         return self.classes_[_backend.predict(X, **args)]
+
+    def save(self, file):
+        """Write the fitted model to a model file, read back by ``multilogit.load`` or by the
+        C++ ``multilogit::load_model`` (format: docs/model-format.md).
+
+        Parameters
+        ----------
+        file : str, path-like or binary file object
+
+        The file holds the coefficients (every bit, in their dtype), ``classes_`` (integer or
+        string labels; other label types raise ValueError), ``feature_names_in_``, the fitted
+        strategy and the training options C, l1_ratio, fit_intercept, tol and max_iter.
+        """
+        _model_file.save(self, file)

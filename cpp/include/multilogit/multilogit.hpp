@@ -3,6 +3,7 @@
 
 #include "multilogit/lbfgs.hpp"
 #include "multilogit/model.hpp"
+#include "multilogit/model_file.hpp"
 #include "multilogit/objective.hpp"
 #include "multilogit/options.hpp"
 #include "multilogit/strategy.hpp"
