@@ -19,9 +19,12 @@ import numpy as np
 import sklearn
 
 import multilogit
-from multilogit._comparison import STRATEGIES, compare
+from multilogit._comparison import (
+    add_comparison_arguments,
+    compare,
+    split_comparison_arguments,
+)
 from multilogit._datasets import (
-    DATASETS,
     DataUnavailable,
     data_dir_status,
     find_data_dir,
@@ -35,43 +38,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--datasets", default=",".join(DEFAULT_DATASETS),
-        help=f"comma-separated, from {', '.join(DATASETS)} (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--strategies", default=",".join(STRATEGIES), help="comma-separated (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="fits per model; the best time counts"
-    )
-    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
-    parser.add_argument("--tol", type=float, default=1e-4, help="gradient tolerance (max-norm)")
-    parser.add_argument("--max-iter", type=int, default=100, help="L-BFGS iterations per problem")
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="multilogit n_threads, also the cap on scikit-learn's BLAS threads "
-        "(default: both use all cores)",
-    )
+    add_comparison_arguments(parser, datasets=DEFAULT_DATASETS, repeat=3)
     parser.add_argument(
         "--synthetic-samples", type=int, default=100_000, help="rows of the synthetic problem"
     )
-    parser.add_argument(
-        "--data-dir", default=None,
-        help="shared data folder holding letter/ and pendigits/ (default: MULTILOGIT_DATA, else "
-        "a shared/data folder above the working directory, this script or the package)",
-    )
     parser.add_argument("--out", default=None, help="also write the markdown report to this file")
-    args = parser.parse_args(argv)
-    args.datasets = [s for s in args.datasets.split(",") if s]
-    args.strategies = [s for s in args.strategies.split(",") if s]
-    for name in args.datasets:
-        if name not in DATASETS:
-            parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
-    for strategy in args.strategies:
-        if strategy not in STRATEGIES:
-            parser.error(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    return args
+    return split_comparison_arguments(parser, parser.parse_args(argv))
 
 
 def _cpu_name():

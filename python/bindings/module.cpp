@@ -160,6 +160,18 @@ Eigen::Map<const Eigen::VectorXd> weight_view(const std::optional<py::array>& sa
   return {static_cast<const double*>(w.data()), static_cast<Eigen::Index>(w.shape(0))};
 }
 
+// The options a model is trained with and a model file records.
+multilogit::TrainOptions train_options(double C, double l1_ratio, bool fit_intercept, double tol,
+                                       int max_iter) {
+  multilogit::TrainOptions options;
+  options.C = C;
+  options.l1_ratio = l1_ratio;
+  options.fit_intercept = fit_intercept;
+  options.tol = tol;
+  options.max_iter = max_iter;
+  return options;
+}
+
 // Python errors during a fit: Ctrl-C, or an exception in the progress callback. Python runs
 // signal handlers only on its main thread, so that thread checks for them after each of its
 // solver iterations (with the GIL); the first error raises a flag that stops every thread, and
@@ -199,12 +211,7 @@ py::dict fit(const py::object& X, const py::array& y, int n_classes, const std::
              const std::optional<py::array>& initial_intercept, double l1_ratio) {
   const auto labels = label_view(y);
   const auto weights = weight_view(sample_weight);
-  multilogit::TrainOptions options;
-  options.C = C;
-  options.l1_ratio = l1_ratio;
-  options.fit_intercept = fit_intercept;
-  options.tol = tol;
-  options.max_iter = max_iter;
+  multilogit::TrainOptions options = train_options(C, l1_ratio, fit_intercept, tol, max_iter);
   options.n_threads = n_threads;
   InterruptWatch interrupt;
   options.should_stop = [&interrupt] { return interrupt.should_stop(); };
@@ -308,12 +315,8 @@ py::bytes encode_model(const std::string& strategy, const py::array& coef,
   } else {
     labels = classes.cast<std::vector<std::string>>();
   }
-  multilogit::TrainOptions options;
-  options.C = C;
-  options.l1_ratio = l1_ratio;
-  options.fit_intercept = fit_intercept;
-  options.tol = tol;
-  options.max_iter = max_iter;
+  const multilogit::TrainOptions options =
+      train_options(C, l1_ratio, fit_intercept, tol, max_iter);
   std::vector<std::string> names = feature_names.value_or(std::vector<std::string>{});
   std::vector<std::uint8_t> bytes;
   if (py::isinstance<py::array_t<double>>(coef)) {

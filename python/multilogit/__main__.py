@@ -15,8 +15,12 @@ import sys
 import time
 
 from . import __version__
-from ._comparison import STRATEGIES, compare
-from ._datasets import DATASETS, DataUnavailable, data_dir_status, find_data_dir, load_dataset
+from ._comparison import (
+    add_comparison_arguments,
+    compare,
+    split_comparison_arguments,
+)
+from ._datasets import DataUnavailable, data_dir_status, find_data_dir, load_dataset
 
 DEMO_DATASETS = ("digits", "letter", "pendigits")
 
@@ -57,39 +61,11 @@ def _parse_args(argv):
     parser.add_argument(
         "--quick", action="store_true", help="digits only (a few seconds)"
     )
-    parser.add_argument(
-        "--datasets", default=",".join(DEMO_DATASETS),
-        help=f"comma-separated data sets from {', '.join(DEMO_DATASETS)} and 'synthetic' "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--strategies", default=",".join(STRATEGIES), help="comma-separated (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=2, help="fits per model; the best time is shown (default 2)"
-    )
-    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
-    parser.add_argument("--tol", type=float, default=1e-4, help="gradient tolerance (max-norm)")
-    parser.add_argument("--max-iter", type=int, default=100, help="L-BFGS iterations per problem")
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="threads for multilogit, and cap on scikit-learn's BLAS threads (default: all cores)",
-    )
-    parser.add_argument(
-        "--data-dir", default=None,
-        help="the shared data folder holding letter/ and pendigits/ (default: MULTILOGIT_DATA, "
-        "else a shared/data folder above the working directory or the package)",
-    )
+    add_comparison_arguments(parser, datasets=DEMO_DATASETS, repeat=2)
     args = parser.parse_args(argv)
-    args.datasets = ["digits"] if args.quick else [s for s in args.datasets.split(",") if s]
-    args.strategies = [s for s in args.strategies.split(",") if s]
-    for name in args.datasets:
-        if name not in DATASETS:
-            parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
-    for strategy in args.strategies:
-        if strategy not in STRATEGIES:
-            parser.error(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    return args
+    if args.quick:
+        args.datasets = "digits"
+    return split_comparison_arguments(parser, args)
 
 
 def main(argv=None):

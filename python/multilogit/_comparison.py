@@ -150,3 +150,50 @@ def compare(dataset, strategy, *, C=1.0, tol=1e-4, max_iter=100, n_threads=None,
         dataset, strategy, C=C, repeat=repeat, blas_threads=n_threads,
     )
     return multilogit_record, sklearn_record
+
+
+def add_comparison_arguments(parser, *, datasets, repeat):
+    """The command-line options the demo and the benchmark share: which data sets and
+    strategies, how often to fit, the solver settings and where the shared data lives."""
+    from ._datasets import DATASETS
+
+    parser.add_argument(
+        "--datasets", default=",".join(datasets),
+        help=f"comma-separated, from {', '.join(DATASETS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help="comma-separated (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=repeat,
+        help="fits per model; the best time counts (default: %(default)s)",
+    )
+    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--tol", type=float, default=1e-4, help="gradient tolerance (max-norm)")
+    parser.add_argument("--max-iter", type=int, default=100, help="L-BFGS iterations per problem")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="multilogit n_threads, also the cap on scikit-learn's BLAS threads "
+        "(default: both use all cores)",
+    )
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="shared data folder holding letter/ and pendigits/ (default: MULTILOGIT_DATA, else "
+        "a shared/data folder above the working directory or the package)",
+    )
+
+
+def split_comparison_arguments(parser, args):
+    """Turns --datasets and --strategies into checked lists."""
+    from ._datasets import DATASETS
+
+    args.datasets = [s for s in args.datasets.split(",") if s]
+    args.strategies = [s for s in args.strategies.split(",") if s]
+    for name in args.datasets:
+        if name not in DATASETS:
+            parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    for strategy in args.strategies:
+        if strategy not in STRATEGIES:
+            parser.error(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    return args
+
