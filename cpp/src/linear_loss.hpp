@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "kernels/kernels.hpp"
 #include "multilogit/objective.hpp"
 #include "multilogit/types.hpp"
 #include "row_set.hpp"
@@ -128,7 +129,9 @@ class LinearLoss final : public Objective {
     Eigen::MatrixXd grad_W;
     Eigen::VectorXd grad_b;
     typename RowSet<Matrix>::Scratch gathered;
-    RowMatrix<Scalar> scores, residuals;
+    std::vector<int> labels;
+    std::vector<double> weights;
+    RowMatrix<Scalar> residuals;  // the chunk's scores, then the derivatives of its losses
     RowMatrix<Scalar> chunk_grad;
   };
 
@@ -142,27 +145,43 @@ class LinearLoss final : public Objective {
     const Index end = std::min(rows_.size(), begin + chunks_per_slab_ * chunk_);
     for (Index first = begin; first < end; first += chunk_) {
       const Index count = std::min(chunk_, end - first);
+      const int* labels = chunk_values(labels_, first, count, slab.labels);
+      const double* weights = weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
+      slab.residuals.resize(count, n_units_);
       rows_.visit(first, count, slab.gathered, [&](const auto& X_chunk) {
-        slab.scores.noalias() = X_chunk * coef_;
-        slab.residuals.resize(count, n_units_);
-        for (Index r = 0; r < count; ++r) {
-          slab.scores.row(r) += intercept_.transpose();
-          const Index row = rows_.source_row(first + r);
-          const double loss = link_(slab.scores.row(r).data(), labels_[row], slab.residuals.row(r).data());
-          if (weights_) {
-            slab.loss += weights_[row] * loss;
-            slab.residuals.row(r) *= static_cast<Scalar>(weights_[row]);
-          } else {
-            slab.loss += loss;
-          }
+        // Scores, then residuals in their place, then the gradient, while the chunk is hot.
+        if constexpr (RowSet<Matrix>::kSparse) {
+          slab.residuals.noalias() = X_chunk * coef_;
+          if (fit_intercept_) slab.residuals.rowwise() += intercept_.transpose();
+        } else {
+          kernels_.scores(dense_block(X_chunk), coef_.data(),
+                          fit_intercept_ ? intercept_.data() : nullptr, n_units_,
+                          slab.residuals.data());
         }
-        slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
-        slab.grad_W += slab.chunk_grad.template cast<double>();
+        slab.loss += link_(kernels_, slab.residuals.data(), count, labels, weights);
+        if constexpr (RowSet<Matrix>::kSparse) {
+          slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
+          slab.grad_W += slab.chunk_grad.template cast<double>();
+        } else {
+          slab.chunk_grad.resize(d, n_units_);
+          kernels_.add_transposed_product(dense_block(X_chunk), slab.residuals.data(), n_units_,
+                                          slab.chunk_grad.data(), slab.grad_W.data());
+        }
         if (fit_intercept_) {
           slab.grad_b += slab.residuals.colwise().sum().transpose().template cast<double>();
         }
       });
     }
+  }
+
+  // values[source_row] for rows [first, first + count) of the set: in place for all rows of X,
+  // else gathered into `buffer`.
+  template <typename T>
+  const T* chunk_values(const T* values, Index first, Index count, std::vector<T>& buffer) const {
+    if (rows_.is_all_rows()) return values + first;
+    buffer.resize(static_cast<size_t>(count));
+    for (Index r = 0; r < count; ++r) buffer[static_cast<size_t>(r)] = values[rows_.source_row(first + r)];
+    return buffer.data();
   }
 
   RowSet<Matrix> rows_;
@@ -174,6 +193,7 @@ class LinearLoss final : public Objective {
   double inverse_C_;  // 0 when C is infinite
   double l1_ratio_;
   ThreadPool* pool_;
+  const KernelTable<Scalar>& kernels_ = kernels<Scalar>();
   Index chunk_;
   Index chunks_per_slab_ = 1;
   double weight_sum_ = 0.0;

@@ -1,14 +1,11 @@
-// Per-row loss and its derivative with respect to the linear scores, in numerically stable form.
+// The per-row losses of the linear units' scores: which kernel evaluates a chunk of them.
 #pragma once
 
 #include <cmath>
 
-namespace multilogit::detail {
+#include "kernels/kernels.hpp"
 
-// log(1 + exp(x)) without overflow.
-inline double softplus(double x) {
-  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-}
+namespace multilogit::detail {
 
 // 1 / (1 + exp(-x)) without overflow.
 inline double sigmoid(double x) {
@@ -17,17 +14,16 @@ inline double sigmoid(double x) {
   return e / (1.0 + e);
 }
 
-// Binary logistic loss on one unit: t = +1 for the positive class, -1 otherwise.
+// Binary logistic loss on one unit, positive for rows of class positive_class.
 struct BinaryLink {
   static constexpr bool kShiftInvariant = false;
   int positive_class;
 
+  // Returns the chunk's weighted loss and turns its scores Z into the losses' derivatives.
   template <typename Scalar>
-  double operator()(const Scalar* z, int label, Scalar* residual) const {
-    const double t = label == positive_class ? 1.0 : -1.0;
-    const double margin = t * static_cast<double>(z[0]);
-    residual[0] = static_cast<Scalar>(-t * sigmoid(-margin));
-    return softplus(-margin);
+  double operator()(const KernelTable<Scalar>& kernels, Scalar* Z, KernelIndex rows,
+                    const int* labels, const double* weights) const {
+    return kernels.binary_loss(Z, rows, labels, positive_class, weights);
   }
 };
 
@@ -38,17 +34,9 @@ struct SoftmaxLink {
   int n_units;
 
   template <typename Scalar>
-  double operator()(const Scalar* z, int label, Scalar* residual) const {
-    double max = static_cast<double>(z[0]);
-    for (int k = 1; k < n_units; ++k) max = std::fmax(max, static_cast<double>(z[k]));
-    double sum = 0.0;
-    for (int k = 0; k < n_units; ++k) sum += std::exp(static_cast<double>(z[k]) - max);
-    const double log_sum = std::log(sum);
-    for (int k = 0; k < n_units; ++k) {
-      residual[k] = static_cast<Scalar>(std::exp(static_cast<double>(z[k]) - max - log_sum));
-    }
-    residual[label] -= Scalar(1);
-    return max + log_sum - static_cast<double>(z[label]);
+  double operator()(const KernelTable<Scalar>& kernels, Scalar* Z, KernelIndex rows,
+                    const int* labels, const double* weights) const {
+    return kernels.softmax_loss(Z, rows, n_units, labels, weights);
   }
 };
 

@@ -8,6 +8,7 @@
 
 #include <Eigen/Cholesky>
 
+#include "kernels/kernels.hpp"
 #include "links.hpp"
 #include "multilogit/options.hpp"
 #include "thread_pool.hpp"
@@ -72,15 +73,6 @@ void couple_pairwise(const Scalar* pair_scores, int n_classes, Eigen::MatrixXd& 
   }
 }
 
-template <typename Scalar>
-void softmax_row(const Scalar* z, int n, Scalar* out) {
-  double max = static_cast<double>(z[0]);
-  for (int k = 1; k < n; ++k) max = std::max(max, static_cast<double>(z[k]));
-  double sum = 0.0;
-  for (int k = 0; k < n; ++k) sum += std::exp(static_cast<double>(z[k]) - max);
-  for (int k = 0; k < n; ++k) out[k] = static_cast<Scalar>(std::exp(static_cast<double>(z[k]) - max) / sum);
-}
-
 // Runs fn(first, count) over fixed row blocks on n_threads threads.
 template <typename Fn>
 void for_row_blocks(Index n_rows, int n_threads, Fn&& fn) {
@@ -103,16 +95,25 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
   }
   detail::check_values(X);
   RowMatrix<Scalar> Z(X.rows(), model.coef().rows());
-  if constexpr (is_sparse_v<Matrix> && !Matrix::IsRowMajor) {
-    // Compressed columns are read whole.
-    Z.noalias() = X * model.coef().transpose();
-    Z.rowwise() += model.intercept().transpose();
-    return Z;
+  if constexpr (is_sparse_v<Matrix>) {
+    if constexpr (!Matrix::IsRowMajor) {
+      // Compressed columns are read whole.
+      Z.noalias() = X * model.coef().transpose();
+      Z.rowwise() += model.intercept().transpose();
+      return Z;
+    }
+    for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
+      Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
+      Z.middleRows(first, count).rowwise() += model.intercept().transpose();
+    });
+  } else {
+    const RowMatrix<Scalar> W = model.coef().transpose();  // the kernels' layout, d x n_units
+    const auto& kernels = detail::kernels<Scalar>();
+    for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
+      kernels.scores(detail::dense_block(X.middleRows(first, count)), W.data(),
+                     model.intercept().data(), W.cols(), Z.row(first).data());
+    });
   }
-  for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
-    Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
-    Z.middleRows(first, count).rowwise() += model.intercept().transpose();
-  });
   return Z;
 }
 
@@ -128,37 +129,44 @@ RowMatrix<Scalar> decision(const Model<Scalar>& model, const Matrix& X, int n_th
 
 template <typename Scalar, typename Matrix>
 RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const Matrix& X, int n_threads) {
-  const RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
+  RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
   const int K = model.n_classes();
-  RowMatrix<Scalar> P(Z.rows(), K);
+  const auto& kernels = detail::kernels<Scalar>();
   if (K == 2) {
-    for (Index i = 0; i < Z.rows(); ++i) {
-      const double p = detail::sigmoid(static_cast<double>(Z(i, 0)));
-      P(i, 0) = static_cast<Scalar>(1.0 - p);
-      P(i, 1) = static_cast<Scalar>(p);
-    }
+    RowMatrix<Scalar> P(Z.rows(), 2);
+    for_row_blocks(Z.rows(), n_threads, [&](Index first, Index count) {
+      kernels.sigmoid(Z.row(first).data(), count);
+      P.col(1).segment(first, count) = Z.col(0).segment(first, count);
+      P.col(0).segment(first, count).array() = Scalar(1) - Z.col(0).segment(first, count).array();
+    });
     return P;
   }
   switch (model.strategy()) {
     case Strategy::Softmax:
-      for (Index i = 0; i < Z.rows(); ++i) softmax_row(Z.row(i).data(), K, P.row(i).data());
-      break;
+      for_row_blocks(Z.rows(), n_threads, [&](Index first, Index count) {
+        kernels.softmax(Z.row(first).data(), count, K);
+      });
+      return Z;
     case Strategy::OneVsAll:
-      for (Index i = 0; i < Z.rows(); ++i) {
-        double total = 0.0;
-        for (int k = 0; k < K; ++k) total += detail::sigmoid(static_cast<double>(Z(i, k)));
-        for (int k = 0; k < K; ++k) {
-          P(i, k) = static_cast<Scalar>(detail::sigmoid(static_cast<double>(Z(i, k))) / total);
-        }
-      }
-      break;
+      // Each class's sigmoid, normalised over the classes (as scikit-learn's one-vs-rest).
+      for_row_blocks(Z.rows(), n_threads, [&](Index first, Index count) {
+        auto block = Z.middleRows(first, count);
+        kernels.sigmoid(block.data(), count * K);
+        block.array().colwise() /= block.array().rowwise().sum().eval();
+      });
+      return Z;
     case Strategy::OneVsOne: {
-      Eigen::MatrixXd Q;
-      for (Index i = 0; i < Z.rows(); ++i) couple_pairwise(Z.row(i).data(), K, Q, P.row(i).data());
-      break;
+      RowMatrix<Scalar> P(Z.rows(), K);
+      for_row_blocks(Z.rows(), n_threads, [&](Index first, Index count) {
+        Eigen::MatrixXd Q;
+        for (Index i = first; i < first + count; ++i) {
+          couple_pairwise(Z.row(i).data(), K, Q, P.row(i).data());
+        }
+      });
+      return P;
     }
   }
-  return P;
+  return Z;
 }
 
 template <typename Scalar, typename Matrix>

@@ -34,6 +34,7 @@ class RowSet {
   }
 
   Index size() const { return size_; }
+  bool is_all_rows() const { return rows_ == nullptr; }
   Index n_features() const { return X_.cols(); }
 
   // Row of X holding the i-th row of the set.

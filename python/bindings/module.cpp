@@ -412,4 +412,6 @@ PYBIND11_MODULE(_core, m) {
         "The model file's bytes (docs/model-format.md).");
   m.def("decode_model", &decode_model, py::arg("data"),
         "Parses a model file's bytes; ValueError naming the problem if they are not one.");
+  m.def("instruction_set", &multilogit::active_instruction_set,
+        "The instruction set the compute kernels use: 'avx512', 'avx2' or 'generic'.");
 }

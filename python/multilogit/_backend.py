@@ -139,3 +139,10 @@ def encode_model(
 def decode_model(data: bytes) -> _DecodedModel:
     """The contents of a model file; ValueError naming the problem for anything else."""
     return _core.decode_model(data)
+
+
+def instruction_set() -> str:
+    """The instruction set the compute kernels run with: the best of ``"avx512"``, ``"avx2"``
+    and ``"generic"`` this CPU supports, or a lower one named by the environment variable
+    ``MULTILOGIT_ISA`` when the process started."""
+    return _core.instruction_set()

@@ -118,3 +118,6 @@ def encode_model(
 
 def decode_model(data: bytes) -> _DecodedModel:
     """Parses a model file's bytes; ValueError naming the problem if they are not one."""
+
+def instruction_set() -> str:
+    """The instruction set the compute kernels use: 'avx512', 'avx2' or 'generic'."""

@@ -1,6 +1,7 @@
 // multilogit: multi-class logistic regression (softmax, one-vs-all, one-vs-one).
 #pragma once
 
+#include "multilogit/instruction_set.hpp"
 #include "multilogit/lbfgs.hpp"
 #include "multilogit/model.hpp"
 #include "multilogit/model_file.hpp"

@@ -1,0 +1,72 @@
+// The hot loops of training and prediction on dense rows, behind a table of function pointers.
+//
+// The table is compiled once per instruction set (kernels_isa.cpp: baseline x86-64, AVX2 + FMA,
+// AVX-512) and the best one the CPU supports is chosen at run time, so a portable build runs as
+// fast as one compiled for this machine. The interface holds no Eigen types: each build of the
+// kernels keeps its own, renamed copy of Eigen (see kernels_isa.cpp).
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+namespace multilogit::detail {
+
+using KernelIndex = std::ptrdiff_t;
+
+// A dense block of rows in either storage order: element (r, c) is at
+// data[r * outer_stride + c] when row_major, else at data[r + c * outer_stride].
+template <typename Scalar>
+struct DenseBlock {
+  const Scalar* data;
+  KernelIndex rows, cols, outer_stride;
+  bool row_major;
+};
+
+// The block viewing a dense Eigen matrix or block with unit inner stride.
+template <typename Dense>
+auto dense_block(const Dense& X) {
+  using Scalar = std::remove_const_t<std::remove_pointer_t<decltype(X.data())>>;
+  return DenseBlock<Scalar>{X.data(), X.rows(), X.cols(), X.outerStride(), bool(Dense::IsRowMajor)};
+}
+
+template <typename Scalar>
+struct KernelTable {
+  const char* instruction_set;
+
+  // Z (rows x k, row-major) = X W + 1 b^T, with W d x k row-major and b of length k (null: 0).
+  void (*scores)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
+                 Scalar* Z);
+
+  // G (d x k, column-major, float64) += X^T R, with R rows x k row-major. `scratch` holds d x k.
+  void (*add_transposed_product)(const DenseBlock<Scalar>& X, const Scalar* R, KernelIndex k,
+                                 Scalar* scratch, double* G);
+
+  // Multinomial cross-entropy of rows x k scores Z against class indices `labels`, weighted by
+  // `weights` (null: 1). Returns the weighted sum of the losses and overwrites Z with the
+  // weighted residuals (softmax(z) - onehot(label)) * weight, the derivative of each row's loss.
+  double (*softmax_loss)(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
+                         const double* weights);
+
+  // Binary logistic loss of one score per row, positive when labels[i] == positive_class.
+  // Returns the weighted loss and overwrites z with the weighted derivative.
+  double (*binary_loss)(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
+                        const double* weights);
+
+  // In place: each row of Z (rows x k) becomes softmax(row).
+  void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);
+
+  // In place: z becomes 1 / (1 + exp(-z)).
+  void (*sigmoid)(Scalar* z, KernelIndex size);
+};
+
+// The kernels for the instruction set in use (see multilogit/instruction_set.hpp).
+template <typename Scalar>
+const KernelTable<Scalar>& kernels();
+
+// The instruction sets this build holds kernels for, best last, and the table of one of them if
+// this CPU can run it (else null). For tests that compare the builds with each other.
+enum class InstructionSet { Generic, Avx2, Avx512 };
+template <typename Scalar>
+const KernelTable<Scalar>* kernels_for(InstructionSet set);
+
+}  // namespace multilogit::detail

@@ -1,0 +1,210 @@
+// One instruction set's build of the kernels (kernels.hpp).
+//
+// The build compiles this file once per instruction set, with that set's compiler flags,
+// -DMULTILOGIT_ISA=<name> and -DEigen=multilogit_eigen_<name>. Renaming Eigen's namespace gives
+// every Eigen template instantiated here (the matrix products above all) a symbol of its own:
+// otherwise the linker would keep one of the identically named copies compiled for different
+// instruction sets, and could run AVX-512 code on a CPU without it. Everything else here lives
+// in namespace multilogit::detail::<name> for the same reason.
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "kernels.hpp"
+
+#ifndef MULTILOGIT_ISA
+#error "compile kernels_isa.cpp with -DMULTILOGIT_ISA=<instruction set name>"
+#endif
+#define MULTILOGIT_STRINGIFY_(x) #x
+#define MULTILOGIT_STRINGIFY(x) MULTILOGIT_STRINGIFY_(x)
+
+namespace multilogit::detail::MULTILOGIT_ISA {
+namespace {
+
+using Eigen::Dynamic;
+template <typename Scalar>
+using RowMajorMatrix = Eigen::Matrix<Scalar, Dynamic, Dynamic, Eigen::RowMajor>;
+template <typename Scalar>
+using Column = Eigen::Array<Scalar, Dynamic, 1>;
+
+// Nothing here instantiates a standard library template or calls an inline standard function
+// (which unoptimised builds emit as shared, weak symbols): buffers are Eigen arrays and the
+// little helpers below are our own. ctest checks the symbols of every build's object file.
+
+template <typename Scalar>
+Scalar max_of(const Scalar* values, KernelIndex size) {
+  Scalar max = values[0];
+  for (KernelIndex j = 1; j < size; ++j) max = values[j] > max ? values[j] : max;
+  return max;
+}
+
+// Calls use(X) with the block as an Eigen map of its storage order.
+template <typename Scalar, typename Use>
+void with_block(const DenseBlock<Scalar>& block, Use&& use) {
+  using Stride = Eigen::OuterStride<>;
+  if (block.row_major) {
+    use(Eigen::Map<const RowMajorMatrix<Scalar>, 0, Stride>(block.data, block.rows, block.cols,
+                                                           Stride(block.outer_stride)));
+  } else {
+    use(Eigen::Map<const Eigen::Matrix<Scalar, Dynamic, Dynamic>, 0, Stride>(
+        block.data, block.rows, block.cols, Stride(block.outer_stride)));
+  }
+}
+
+template <typename Scalar>
+void scores(const DenseBlock<Scalar>& block, const Scalar* W, const Scalar* b, KernelIndex k,
+            Scalar* Z) {
+  const Eigen::Map<const RowMajorMatrix<Scalar>> weights(W, block.cols, k);
+  Eigen::Map<RowMajorMatrix<Scalar>> out(Z, block.rows, k);
+  with_block(block, [&](const auto& X) { out.noalias() = X * weights; });
+  if (b) out.rowwise() += Eigen::Map<const Eigen::Matrix<Scalar, 1, Dynamic>>(b, k);
+}
+
+template <typename Scalar>
+void add_transposed_product(const DenseBlock<Scalar>& block, const Scalar* R, KernelIndex k,
+                            Scalar* scratch, double* G) {
+  const Eigen::Map<const RowMajorMatrix<Scalar>> residuals(R, block.rows, k);
+  Eigen::Map<Eigen::MatrixXd> gradient(G, block.cols, k);
+  with_block(block, [&](const auto& X) {
+    if constexpr (std::is_same_v<Scalar, double>) {
+      gradient.noalias() += X.transpose() * residuals;
+    } else {
+      Eigen::Map<RowMajorMatrix<Scalar>> product(scratch, block.cols, k);
+      product.noalias() = X.transpose() * residuals;
+      gradient += product.template cast<double>();
+    }
+  });
+}
+
+// out[i] = f(in[i]) for the vectorised exp or log (in and out may be the same). The values go
+// through an aligned, padded tile so that every one takes the same vectorised path: with Eigen
+// working on the buffer in place, the values before its first aligned address would take the
+// scalar path, and the results would depend on where the buffer lies in memory.
+enum class Function { Exp, Log };
+template <Function f, typename Scalar>
+void apply(const Scalar* in, Scalar* out, KernelIndex size) {
+  constexpr KernelIndex kTile = 256;  // a multiple of every packet size
+  alignas(64) Scalar tile[kTile];
+  for (KernelIndex start = 0; start < size; start += kTile) {
+    const KernelIndex n = size - start < kTile ? size - start : kTile;
+    const KernelIndex padded = (n + 15) / 16 * 16;
+    for (KernelIndex j = 0; j < n; ++j) tile[j] = in[start + j];
+    for (KernelIndex j = n; j < padded; ++j) tile[j] = Scalar(1);
+    Eigen::Map<Column<Scalar>, Eigen::Aligned64> values(tile, padded);
+    if constexpr (f == Function::Exp) {
+      values = values.exp();
+    } else {
+      values = values.log();
+    }
+    for (KernelIndex j = 0; j < n; ++j) out[start + j] = tile[j];
+  }
+}
+
+// Row-wise loops below are plain sequential code, which the compiler does not reorder, so
+// every sum is added up in the same order whatever the alignment of the data.
+
+template <typename Scalar>
+double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
+                    const double* weights) {
+  Column<Scalar> picked(rows), sums(rows), log_sums(rows);
+  for (KernelIndex i = 0; i < rows; ++i) {
+    Scalar* z = Z + i * k;
+    const Scalar max = max_of(z, k);
+    for (KernelIndex j = 0; j < k; ++j) z[j] -= max;
+    picked[i] = z[labels[i]];  // z[label] - max
+  }
+  apply<Function::Exp>(Z, Z, rows * k);
+  for (KernelIndex i = 0; i < rows; ++i) {
+    const Scalar* e = Z + i * k;
+    Scalar sum = e[0];
+    for (KernelIndex j = 1; j < k; ++j) sum += e[j];
+    sums[i] = sum;
+  }
+  apply<Function::Log>(sums.data(), log_sums.data(), rows);
+  double loss = 0.0;
+  for (KernelIndex i = 0; i < rows; ++i) {
+    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+    loss += (weights ? weights[i] : 1.0) *
+            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
+    const Scalar scale = weight / sums[i];
+    Scalar* r = Z + i * k;
+    for (KernelIndex j = 0; j < k; ++j) r[j] *= scale;
+    r[labels[i]] -= weight;
+  }
+  return loss;
+}
+
+template <typename Scalar>
+double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
+                   const double* weights) {
+  // With margin m = t z (t = +1 for the positive class, else -1) and e = exp(-|m|):
+  // loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in z = -t sigmoid(-m).
+  Column<Scalar> e(rows), log_u(rows);
+  for (KernelIndex i = 0; i < rows; ++i) e[i] = z[i] < 0 ? z[i] : -z[i];  // -|z| = -|m|
+  apply<Function::Exp>(e.data(), e.data(), rows);
+  for (KernelIndex i = 0; i < rows; ++i) log_u[i] = Scalar(1) + e[i];
+  apply<Function::Log>(log_u.data(), log_u.data(), rows);
+  double loss = 0.0;
+  for (KernelIndex i = 0; i < rows; ++i) {
+    const Scalar t = labels[i] == positive_class ? Scalar(1) : Scalar(-1);
+    const Scalar margin = t * z[i];
+    const Scalar u = Scalar(1) + e[i];
+    // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
+    const Scalar log1p_e = log_u[i] - ((u - Scalar(1)) - e[i]) / u;
+    const Scalar row_loss = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
+    const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
+    if (weights) {
+      loss += weights[i] * static_cast<double>(row_loss);
+      z[i] = -t * sigmoid_of_minus_margin * static_cast<Scalar>(weights[i]);
+    } else {
+      loss += static_cast<double>(row_loss);
+      z[i] = -t * sigmoid_of_minus_margin;
+    }
+  }
+  return loss;
+}
+
+template <typename Scalar>
+void softmax(Scalar* Z, KernelIndex rows, KernelIndex k) {
+  for (KernelIndex i = 0; i < rows; ++i) {
+    Scalar* z = Z + i * k;
+    const Scalar max = max_of(z, k);
+    for (KernelIndex j = 0; j < k; ++j) z[j] -= max;
+  }
+  apply<Function::Exp>(Z, Z, rows * k);
+  for (KernelIndex i = 0; i < rows; ++i) {
+    Scalar* p = Z + i * k;
+    Scalar sum = p[0];
+    for (KernelIndex j = 1; j < k; ++j) sum += p[j];
+    for (KernelIndex j = 0; j < k; ++j) p[j] /= sum;
+  }
+}
+
+template <typename Scalar>
+void sigmoid(Scalar* z, KernelIndex size) {
+  for (KernelIndex i = 0; i < size; ++i) z[i] = -z[i];
+  // exp(-z) overflows to infinity for very negative z, which gives the right limit 0.
+  apply<Function::Exp>(z, z, size);
+  for (KernelIndex i = 0; i < size; ++i) z[i] = Scalar(1) / (Scalar(1) + z[i]);
+}
+
+}  // namespace
+
+template <typename Scalar>
+const KernelTable<Scalar>& kernel_table() {
+  static const KernelTable<Scalar> table{
+      MULTILOGIT_STRINGIFY(MULTILOGIT_ISA),
+      &scores<Scalar>,
+      &add_transposed_product<Scalar>,
+      &softmax_loss<Scalar>,
+      &binary_loss<Scalar>,
+      &softmax<Scalar>,
+      &sigmoid<Scalar>,
+  };
+  return table;
+}
+
+template const KernelTable<float>& kernel_table<float>();
+template const KernelTable<double>& kernel_table<double>();
+
+}  // namespace multilogit::detail::MULTILOGIT_ISA
