@@ -93,9 +93,9 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
                                 " features, but the model expects " +
                                 std::to_string(model.n_features()));
   }
-  detail::check_values(X);
   RowMatrix<Scalar> Z(X.rows(), model.coef().rows());
   if constexpr (is_sparse_v<Matrix>) {
+    detail::check_values(X);
     if constexpr (!Matrix::IsRowMajor) {
       // Compressed columns are read whole.
       Z.noalias() = X * model.coef().transpose();
@@ -109,9 +109,11 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
   } else {
     const RowMatrix<Scalar> W = model.coef().transpose();  // the kernels' layout, d x n_units
     const auto& kernels = detail::kernels<Scalar>();
+    // Each block is checked while it is scored, in one read of X.
     for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
-      kernels.scores(detail::dense_block(X.middleRows(first, count)), W.data(),
-                     model.intercept().data(), W.cols(), Z.row(first).data());
+      const auto block = detail::dense_block(X.middleRows(first, count));
+      if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
+      kernels.scores(block, W.data(), model.intercept().data(), W.cols(), Z.row(first).data());
     });
   }
   return Z;

@@ -45,7 +45,9 @@ void check_values(const Matrix& X) {
     const Eigen::Map<const Vector<typename Matrix::Scalar>> values(X.valuePtr(), X.nonZeros());
     if (!values.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
   } else {
-    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+    if (!kernels<typename Matrix::Scalar>().all_finite(dense_block(X))) {
+      throw std::invalid_argument("X contains NaN or infinity");
+    }
   }
 }
 

@@ -55,6 +55,9 @@ struct KernelTable {
   // In place: each row of Z (rows x k) becomes softmax(row).
   void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);
 
+  // Whether every value of X is finite (no NaN, no infinity).
+  bool (*all_finite)(const DenseBlock<Scalar>& X);
+
   // In place: z becomes 1 / (1 + exp(-z)).
   void (*sigmoid)(Scalar* z, KernelIndex size);
 };

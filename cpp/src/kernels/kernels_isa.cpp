@@ -181,6 +181,13 @@ void softmax(Scalar* Z, KernelIndex rows, KernelIndex k) {
 }
 
 template <typename Scalar>
+bool all_finite(const DenseBlock<Scalar>& block) {
+  bool finite = false;
+  with_block(block, [&](const auto& X) { finite = X.allFinite(); });
+  return finite;
+}
+
+template <typename Scalar>
 void sigmoid(Scalar* z, KernelIndex size) {
   for (KernelIndex i = 0; i < size; ++i) z[i] = -z[i];
   // exp(-z) overflows to infinity for very negative z, which gives the right limit 0.
@@ -199,6 +206,7 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_loss<Scalar>,
       &binary_loss<Scalar>,
       &softmax<Scalar>,
+      &all_finite<Scalar>,
       &sigmoid<Scalar>,
   };
   return table;
