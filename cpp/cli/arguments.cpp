@@ -22,10 +22,10 @@ double number_option(const std::string& option, const std::string& value, bool a
   return *number;
 }
 
-int threads_option(const std::string& value) {
+int positive_integer_option(const std::string& option, const std::string& value) {
   const std::optional<std::int64_t> number = parse_integer(value);
   if (!number || *number < 1 || *number > INT_MAX) {
-    throw UsageError("option -t needs a positive integer, got " + quoted(value));
+    throw UsageError("option " + option + " needs a positive integer, got " + quoted(value));
   }
   return static_cast<int>(*number);
 }
@@ -91,7 +91,9 @@ Command parse_train(const std::vector<std::string>& args) {
     } else if (*option == "-e") {
       train.options.tol = number_option(*option, list.value_of(*option), false);
     } else if (*option == "-t") {
-      train.options.n_threads = threads_option(list.value_of(*option));
+      train.options.n_threads = positive_integer_option(*option, list.value_of(*option));
+    } else if (*option == "-i") {
+      train.options.max_iter = positive_integer_option(*option, list.value_of(*option));
     } else {
       throw UsageError("unknown option " + quoted(*option) + " for train");
     }
@@ -137,7 +139,7 @@ Command parse_arguments(const std::vector<std::string>& args) {
 
 std::string usage() {
   return "usage: multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] "
-         "[-t threads] DATA MODEL\n"
+         "[-i max_iter] [-t threads] DATA MODEL\n"
          "       multilogit predict [-p] DATA MODEL OUTPUT\n";
 }
 
@@ -154,6 +156,9 @@ std::string help() {
          "  -l l1_ratio   elastic-net mixing in [0, 1]: 0 is the L2 penalty, 1 the L1 (default 0)\n"
          "  -e tol        stop when the gradient's max-norm is at most tol (default " +
          default_tol +
+         ")\n"
+         "  -i max_iter   solver iterations per optimisation problem (default " +
+         std::to_string(TrainOptions{}.max_iter) +
          ")\n"
          "  -t threads    number of threads (default: all cores)\n"
          "\n"

@@ -1,6 +1,6 @@
 // The command line, LIBLINEAR style (the Python console script takes the same arguments):
 //
-//   multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-t threads] DATA MODEL
+//   multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-i max_iter] [-t threads] DATA MODEL
 //   multilogit predict [-p] DATA MODEL OUTPUT
 //
 // Options come before the file arguments, each value as the next argument; "--" ends the

@@ -1,6 +1,6 @@
 """The ``multilogit`` console script: train and predict from the command line, LIBLINEAR style.
 
-    multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-t threads] DATA MODEL
+    multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-i max_iter] [-t threads] DATA MODEL
     multilogit predict [-p] DATA MODEL OUTPUT
 
 It takes the same arguments as the C++ program (cpp/cli), reads svmlight files the same way,
@@ -35,11 +35,12 @@ from ._estimator import LogisticRegression
 from ._validation import STRATEGIES, check_params
 
 USAGE = """\
-usage: multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-t threads] DATA MODEL
+usage: multilogit train [-s softmax|ovr|ovo] [-c C] [-l l1_ratio] [-e tol] [-i max_iter] [-t threads] DATA MODEL
        multilogit predict [-p] DATA MODEL OUTPUT
 """
 
 _DEFAULT_TOL = LogisticRegression().tol
+_DEFAULT_MAX_ITER = LogisticRegression().max_iter
 
 HELP = (
     USAGE
@@ -51,6 +52,7 @@ train: fit a model to the labelled rows of DATA and save it to MODEL.
   -c C          inverse regularisation strength: a number > 0, or inf (default 1)
   -l l1_ratio   elastic-net mixing in [0, 1]: 0 is the L2 penalty, 1 the L1 (default 0)
   -e tol        stop when the gradient's max-norm is at most tol (default {_DEFAULT_TOL:g})
+  -i max_iter   solver iterations per optimisation problem (default {_DEFAULT_MAX_ITER})
   -t threads    number of threads (default: all cores)
 
 predict: write the label MODEL predicts for each row of DATA to OUTPUT, one per line,
@@ -130,10 +132,10 @@ def _number_option(option: str, value: str, allow_inf: bool) -> float:
     return number
 
 
-def _threads_option(value: str) -> int:
+def _positive_integer_option(option: str, value: str) -> int:
     number = parse_integer(value.encode("utf-8", "surrogateescape"))
     if number is None or not 1 <= number <= 2**31 - 1:
-        raise UsageError(f"option -t needs a positive integer, got '{value}'")
+        raise UsageError(f"option {option} needs a positive integer, got '{value}'")
     return number
 
 
@@ -158,7 +160,9 @@ def _parse_train(args: list[str]) -> TrainArguments | None:
         elif option == "-e":
             params["tol"] = _number_option(option, options.value_of(option), allow_inf=False)
         elif option == "-t":
-            params["n_threads"] = _threads_option(options.value_of(option))
+            params["n_threads"] = _positive_integer_option(option, options.value_of(option))
+        elif option == "-i":
+            params["max_iter"] = _positive_integer_option(option, options.value_of(option))
         else:
             raise UsageError(f"unknown option '{option}' for train")
     try:

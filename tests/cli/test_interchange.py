@@ -215,6 +215,7 @@ def test_bad_files_are_refused_alike(programs, tmp_path, name):
         ["train", "-s", "ova", "a", "b"],
         ["train", "-c", "1e999", "a", "b"],
         ["train", "-t", "-2", "a", "b"],
+        ["train", "-i", "1e3", "a", "b"],
         ["train", "-e"],
         ["train", "--", "-c"],
         ["predict", "-p", "a", "b"],

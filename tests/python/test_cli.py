@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
 
@@ -112,15 +113,16 @@ def test_options_are_stored_in_the_model(tmp_path, capsys, problem):
     X_train, y_train, _, _ = problem
     write_svmlight(tmp_path / "train.svm", X_train, y_train)
     status, _, _ = run(
-        capsys, "train", "-s", "ovr", "-c", "0.5", "-l", "0.25", "-e", "1e-3", "--",
+        capsys, "train", "-s", "ovr", "-c", "0.5", "-l", "0.25", "-e", "1e-3", "-i", "7", "--",
         tmp_path / "train.svm", tmp_path / "m",
     )
     assert status == 0
     est = multilogit.load(tmp_path / "m")
-    assert (est.strategy, est.C, est.l1_ratio, est.tol) == ("ovr", 0.5, 0.25, 1e-3)
-    expected = LogisticRegression("ovr", C=0.5, l1_ratio=0.25, tol=1e-3).fit(
-        sp.csr_matrix(X_train), y_train
-    )
+    assert (est.strategy, est.C, est.l1_ratio, est.tol, est.max_iter) == ("ovr", 0.5, 0.25, 1e-3, 7)
+    with pytest.warns(ConvergenceWarning):  # 7 iterations are too few, as the program said
+        expected = LogisticRegression("ovr", C=0.5, l1_ratio=0.25, tol=1e-3, max_iter=7).fit(
+            sp.csr_matrix(X_train), y_train
+        )
     np.testing.assert_array_equal(est.coef_, expected.coef_)
 
 
@@ -245,6 +247,8 @@ def test_help(capsys):
         (["train", "-e", "nan", "a", "b"], "option -e needs a number, got 'nan'"),
         (["train", "-s", "ova", "a", "b"], "option -s must be softmax, ovr or ovo, got 'ova'"),
         (["train", "-t", "0", "a", "b"], "option -t needs a positive integer, got '0'"),
+        (["train", "-i", "0", "a", "b"], "option -i needs a positive integer, got '0'"),
+        (["train", "-i", "ten", "a", "b"], "option -i needs a positive integer, got 'ten'"),
         (["train", "-t", "1.5", "a", "b"], "option -t needs a positive integer, got '1.5'"),
         (["train", "a"], "train takes DATA MODEL, got 1 file argument(s)"),
         (["train", "a", "b", "-c", "2"], "train takes DATA MODEL, got 4 file argument(s)"),
