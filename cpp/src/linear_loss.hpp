@@ -84,7 +84,11 @@ class LinearLoss final : public Objective {
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
     const Index d = rows_.n_features();
     const Eigen::Map<const Eigen::MatrixXd> W(w.data(), d, n_units_);
-    coef_ = W.template cast<Scalar>();
+    if constexpr (RowSet<Matrix>::kSparse) {
+      coef_ = W.template cast<Scalar>();
+    } else {
+      coef_ = W.transpose().template cast<Scalar>();
+    }
     intercept_.setZero(n_units_);
     if (fit_intercept_) intercept_ = w.tail(n_units_).template cast<Scalar>();
 
@@ -154,7 +158,7 @@ class LinearLoss final : public Objective {
           slab.residuals.noalias() = X_chunk * coef_;
           if (fit_intercept_) slab.residuals.rowwise() += intercept_.transpose();
         } else {
-          kernels_.scores(dense_block(X_chunk), coef_.data(),
+          kernels_.linear_scores(dense_block(X_chunk), coef_.data(),
                           fit_intercept_ ? intercept_.data() : nullptr, n_units_,
                           slab.residuals.data());
         }
@@ -198,8 +202,8 @@ class LinearLoss final : public Objective {
   Index chunks_per_slab_ = 1;
   double weight_sum_ = 0.0;
   std::vector<Slab> slabs_;
-  // W in Scalar, row-major: a feature's weights for all units are contiguous, which is what
-  // sparse rows read and scatter to.
+  // W in Scalar, laid out for the chunk products: features x units for sparse rows, which read
+  // and scatter to a feature's weights for all units; units x features for the dense kernels.
   RowMatrix<Scalar> coef_;
   Vector<Scalar> intercept_;
 };

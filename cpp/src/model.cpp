@@ -107,13 +107,13 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
       Z.middleRows(first, count).rowwise() += model.intercept().transpose();
     });
   } else {
-    const RowMatrix<Scalar> W = model.coef().transpose();  // the kernels' layout, d x n_units
     const auto& kernels = detail::kernels<Scalar>();
     // Each block is checked while it is scored, in one read of X.
     for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
       const auto block = detail::dense_block(X.middleRows(first, count));
       if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
-      kernels.scores(block, W.data(), model.intercept().data(), W.cols(), Z.row(first).data());
+      kernels.linear_scores(block, model.coef().data(), model.intercept().data(),
+                            model.coef().rows(), Z.row(first).data());
     });
   }
   return Z;

@@ -76,10 +76,10 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
       const Eigen::Matrix<Scalar, -1, -1> X_columns = X.cast<Scalar>();
       const detail::DenseBlock<Scalar> block =
           row_major ? detail::dense_block(X_rows) : detail::dense_block(X_columns);
-      const RowMatrix<Scalar> W_s = W.cast<Scalar>();
+      const RowMatrix<Scalar> W_s = W.transpose().cast<Scalar>();  // units x features
       const Vector<Scalar> b_s = b.transpose().cast<Scalar>();
       RowMatrix<Scalar> out(n, k);
-      kernels->scores(block, W_s.data(), b_s.data(), k, out.data());
+      kernels->linear_scores(block, W_s.data(), b_s.data(), k, out.data());
       EXPECT_LT((out.template cast<double>() - Z).cwiseAbs().maxCoeff(), tolerance * Z.cwiseAbs().maxCoeff());
 
       const double loss = kernels->softmax_loss(out.data(), n, k, labels.data(), weights.data());

@@ -33,8 +33,9 @@ template <typename Scalar>
 struct KernelTable {
   const char* instruction_set;
 
-  // Z (rows x k, row-major) = X W + 1 b^T, with W d x k row-major and b of length k (null: 0).
-  void (*scores)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
+  // Z (rows x k, row-major) = X W^T + 1 b^T, with W k x d row-major (each unit's weights
+  // contiguous, as a model's coef) and b of length k (null: 0).
+  void (*linear_scores)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
                  Scalar* Z);
 
   // G (d x k, column-major, float64) += X^T R, with R rows x k row-major. `scratch` holds d x k.
