@@ -81,6 +81,9 @@ def description_lines(versions):
         f"- versions: {version_text}, Python {platform.python_version()}"
         + (f"; source at git {revision}" if revision else ""),
         f"- BLAS (numpy, scikit-learn): {blas_description()}",
+        # Other work on the machine slows every timing; the report should say how busy it was.
+        "- load average (1, 5, 15 min) at the end of the run: "
+        + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
     ]
 
 

@@ -2,8 +2,9 @@
 
 RSS is read every millisecond (psutil) for this process and its child processes (the joblib
 workers of scikit-learn's OneVsOneClassifier(n_jobs=2)); the peak of the sum, minus the sum just
-before the block, is what the block added. Allocations that live shorter than a sample interval
-can be missed, so the figure is a slight underestimate at worst.
+before the block, is what the block added. It is a lower bound: allocations that live shorter
+than a sample interval can be missed, and memory the allocator kept from earlier work is reused
+without raising RSS.
 """
 
 import threading
