@@ -1,30 +1,28 @@
-"""Fit time of each multilogit strategy against its scikit-learn equivalent, in one process.
+"""multilogit beside scikit-learn (and scikit-learn-intelex when installed), in one process.
 
-    python benchmarks/bench_fit.py [--datasets digits,synthetic,letter] [--repeat 3]
-                                   [--tol 1e-4] [--max-iter 100] [--threads N] [--out FILE.md]
+    python benchmarks/bench_fit.py            # full run: writes results.md and results.png here
+    python benchmarks/bench_fit.py --quick    # digits only, a few seconds, report on stdout
 
-Prints a markdown table: per data set and strategy, the best fit time of each over --repeat
-runs, the speed ratio (scikit-learn time / multilogit time), the training objective each reached
-and the accuracy of each. See benchmarks/README.md.
+Per data set and strategy: the time each library takes to reach the same training objective,
+their ratio and extra peak memory; then multilogit's time per iteration against the roofline
+(memory bandwidth and GEMM rate measured in the same run), float32 against float64, the per-row
+cost at growing row counts and predict_proba times. See benchmarks/README.md for the protocol.
 """
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 import time
+from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import sklearn
 
 import multilogit
-from multilogit._comparison import (
-    add_comparison_arguments,
-    compare,
-    split_comparison_arguments,
-)
+from multilogit._comparison import add_comparison_arguments, split_comparison_arguments
 from multilogit._datasets import (
+    SHARED_DATASETS,
     DataUnavailable,
     data_dir_status,
     find_data_dir,
@@ -32,148 +30,343 @@ from multilogit._datasets import (
     load_synthetic,
 )
 
-DEFAULT_DATASETS = ("digits", "synthetic", "letter")
-HERE = os.path.dirname(os.path.abspath(__file__))
+import machine
+import report
+from contenders import (
+    MULTILOGIT,
+    multilogit_contender,
+    peer_contenders,
+    sklearnex_status,
+)
+from per_iteration import measure_iteration_cost, per_row_spread
+from time_to_target import fit_once, start_from_reference, target_objective, time_to_target
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATASETS = ("digits", "synthetic", "letter", "usps")
+DEFAULT_SCALING_ROWS = "10000,100000,1000000"
+MULTILOGIT_FLOAT32 = "multilogit float32"
+QUICK_BANDWIDTH_BYTES = 128 * 2**20
+PREDICT_REPEAT = 5
 
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_comparison_arguments(parser, datasets=DEFAULT_DATASETS, repeat=3)
     parser.add_argument(
-        "--synthetic-samples", type=int, default=100_000, help="rows of the synthetic problem"
+        "--quick", action="store_true",
+        help="digits only, one fit per setting, no row scaling; the report goes to stdout "
+        "unless --out is given",
     )
-    parser.add_argument("--out", default=None, help="also write the markdown report to this file")
-    return split_comparison_arguments(parser, parser.parse_args(argv))
+    add_comparison_arguments(parser, datasets=DEFAULT_DATASETS, repeat=3)
+    # Here --tol and --max-iter set the reference fits, which must get to the optimum.
+    parser.set_defaults(tol=1e-8, max_iter=10_000)
+    parser.add_argument(
+        "--rtol", type=float, default=1e-6,
+        help="the target objective is the best reference objective plus this relative margin "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--synthetic-samples", type=int, default=100_000,
+        help="rows of the synthetic problem (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scaling-rows", default=DEFAULT_SCALING_ROWS,
+        help="comma-separated row counts of the synthetic problem for the per-row cost; empty "
+        "to skip (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", default=None, help=f"markdown report (default: {HERE / 'results.md'})"
+    )
+    parser.add_argument(
+        "--chart", default=None, help=f"PNG chart; empty to skip (default: {HERE / 'results.png'})"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.datasets, args.repeat, args.scaling_rows = "digits", 1, ""
+    if args.out is None and not args.quick:
+        args.out = str(HERE / "results.md")
+    if args.chart is None:
+        args.chart = "" if args.quick else str(HERE / "results.png")
+    args.scaling_rows = [int(n) for n in args.scaling_rows.split(",") if n]
+    return split_comparison_arguments(parser, args)
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def _progress(text):
+    print(text, file=sys.stderr, flush=True)
 
 
-def _source_revision():
-    # The commit of the checkout this script sits in, when it is one (results depend on it).
-    import subprocess
-
-    try:
-        rev = subprocess.run(
-            ["git", "-C", HERE, "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return f" (git {rev})" if rev else ""
+def _accuracy(model, dataset):
+    return float(np.mean(model.predict(dataset.X_eval) == dataset.y_eval))
 
 
-def _blas_description():
-    from threadpoolctl import threadpool_info
-
-    pools = [f"{p['internal_api']} ({p['num_threads']} threads)" for p in threadpool_info()]
-    return ", ".join(pools) or "none detected"
-
-
-def _header(args):
-    threads = "all cores" if args.threads is None else str(args.threads)
-    return [
-        "# multilogit fit benchmark",
-        "",
-        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"- machine: {_cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}",
-        f"- versions: multilogit {multilogit.__version__}{_source_revision()}, "
-        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-        f"Python {platform.python_version()}; BLAS: {_blas_description()}",
-        f"- settings: C={args.C:g}, tol={args.tol:g}, max_iter={args.max_iter}, "
-        f"threads={threads}, best of {args.repeat} fit(s), float64 data",
-        "",
+def run_strategy(dataset, strategy, args, *, with_sklearnex, float32=False):
+    """Reference fits, target, and time to target of every contender (time_to_target.py)."""
+    settings = dict(C=args.C, tol=args.tol)
+    contenders = [
+        multilogit_contender(strategy, dataset.X_train, C=args.C, n_threads=args.threads),
+        *peer_contenders(
+            strategy, dataset.X_train, C=args.C, n_threads=args.threads,
+            with_sklearnex=with_sklearnex,
+        ),
     ]
+    references = {
+        c.name: fit_once(c, dataset, strategy, max_iter=args.max_iter, **settings)
+        for c in contenders
+    }
+    optimum, threshold = target_objective(references.values(), args.rtol)
+    results = {}
+    for c in contenders:
+        results[c.name] = time_to_target(
+            c, dataset, strategy, threshold=threshold,
+            start=start_from_reference(references[c.name]), limit=args.max_iter,
+            repeat=args.repeat, reference=references[c.name], **settings,
+        )
+        _progress(_describe(dataset.name, strategy, results[c.name]))
+    if float32:
+        # No reference fit: float32 stalls far above float64's optimum at a tight tol, which
+        # would take long and say nothing. The walk starts from float64's cap instead.
+        ours = results[MULTILOGIT]
+        contender = multilogit_contender(
+            strategy, dataset.X_train.astype(np.float32), C=args.C, n_threads=args.threads,
+            name=MULTILOGIT_FLOAT32,
+        )
+        results[MULTILOGIT_FLOAT32] = time_to_target(
+            contender, dataset, strategy, threshold=threshold,
+            start=ours.cap or start_from_reference(ours.reference), limit=args.max_iter,
+            repeat=args.repeat, **settings,
+        )
+        _progress(_describe(dataset.name, strategy, results[MULTILOGIT_FLOAT32]))
+    accuracy = {
+        name: _accuracy(result.best.model, dataset)
+        for name, result in results.items() if result.reached
+    }
+    return report.StrategyResult(dataset.name, strategy, optimum, results, accuracy)
 
 
-_TABLE_HEADER = [
-    "| dataset | strategy | multilogit (s) | sklearn (s) | speed ratio | objective multilogit "
-    "| objective sklearn | iterations ml / sk | accuracy ml / sk |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-]
-
-
-def _table_row(dataset, ours, theirs):
-    def iters(record):
-        return f"{record.n_iter}{'*' if record.n_not_converged else ''}"
-
-    ratio = theirs.seconds / ours.seconds if ours.seconds > 0 else float("nan")
+def _describe(dataset_name, strategy, result):
+    if not result.reached:
+        return f"  {dataset_name} {strategy} {result.contender}: target not reached"
+    times = ", ".join(f"{s:.3f}" for s in result.all_seconds)
     return (
-        f"| {dataset.name} | {ours.strategy} | {ours.seconds:.3f} | {theirs.seconds:.3f} "
-        f"| {ratio:.2f}x | {ours.objective:#.8g} | {theirs.objective:#.8g} "
-        f"| {iters(ours)} / {iters(theirs)} "
-        f"| {ours.accuracy:.4f} / {theirs.accuracy:.4f} ({dataset.eval_split}) |"
+        f"  {dataset_name} {strategy} {result.contender}: max_iter={result.cap}, "
+        f"fit times {times} s"
     )
 
 
-def main(argv=None):
-    args = _parse_args(argv)
-    data_dir = args.data_dir or find_data_dir(extra_starts=[HERE])
-    started = time.perf_counter()
-    out = open(args.out, "w") if args.out else None
+def _best_predict_seconds(model, X):
+    best = float("inf")
+    for _ in range(PREDICT_REPEAT):
+        start = time.perf_counter()
+        model.predict_proba(X)
+        best = min(best, time.perf_counter() - start)
+    return best
 
-    def emit(line=""):
-        # The report goes to stdout line by line (rows appear as they are measured) and to --out.
-        print(line, flush=True)
-        if out:
-            out.write(line + "\n")
-            out.flush()
 
-    for line in _header(args):
-        emit(line)
-    notes, datasets = [], []
-    if any(name in ("letter", "pendigits") for name in args.datasets):
+def predict_proba_timings(strategy_result, dataset):
+    """predict_proba of the fitted models on the training rows, best of PREDICT_REPEAT."""
+    ours = strategy_result.results[MULTILOGIT]
+    if not ours.reached:
+        return []
+    ours_seconds = _best_predict_seconds(ours.best.model, dataset.X_train)
+    timings = []
+    for peer in strategy_result.peers():
+        theirs = strategy_result.results[peer]
+        if not theirs.reached:
+            continue
+        has_proba = hasattr(theirs.best.model, "predict_proba")
+        peer_seconds = (
+            _best_predict_seconds(theirs.best.model, dataset.X_train) if has_proba else None
+        )
+        timings.append(
+            report.PredictProbaTiming(strategy_result.strategy, peer, ours_seconds, peer_seconds)
+        )
+    return timings
+
+
+def load_datasets(args, data_dir):
+    datasets, notes = [], []
+    if any(name in SHARED_DATASETS for name in args.datasets):
         notes.append(data_dir_status(data_dir))
     for name in args.datasets:
         try:
             if name == "synthetic":
-                dataset = load_synthetic(n_samples=args.synthetic_samples)
+                datasets.append(load_synthetic(n_samples=args.synthetic_samples))
             else:
-                dataset = load_dataset(name, data_dir)
+                datasets.append(load_dataset(name, data_dir))
         except DataUnavailable as missing:
             notes.append(f"{name}: skipped ({missing})")
-            continue
-        datasets.append(dataset)
+            _progress(f"{name}: skipped ({missing})")
+    return datasets, notes
 
-    emit("## Data sets")
-    emit()
-    for line in [d.describe() for d in datasets] + notes:
-        emit(f"- {line}")
-    emit()
-    emit("## Fit times")
-    emit()
-    for line in _TABLE_HEADER:
-        emit(line)
-    for dataset in datasets:
-        for strategy in args.strategies:
-            ours, theirs = compare(
-                dataset, strategy, C=args.C, tol=args.tol, max_iter=args.max_iter,
-                n_threads=args.threads, repeat=args.repeat,
+
+def main(argv=None):
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    args = _parse_args(argv)
+    started = time.perf_counter()
+    data_dir = args.data_dir or find_data_dir(extra_starts=[HERE])
+    sklearnex_version, sklearnex_note = sklearnex_status()
+    versions = {
+        "multilogit": multilogit.__version__,
+        "scikit-learn": sklearn.__version__,
+        "scikit-learn-intelex": sklearnex_version or "not installed",
+        "numpy": np.__version__,
+    }
+    n_threads = args.threads or os.cpu_count()
+
+    limit = nullcontext()
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=args.threads)
+    with limit:
+        _progress("measuring bandwidth and GEMM rates")
+        rates = machine.measure_rates(
+            n_threads=n_threads,
+            skinny_shape=(args.synthetic_samples, 100, 10),
+            bandwidth_bytes=(
+                QUICK_BANDWIDTH_BYTES if args.quick else machine.bandwidth_array_bytes()
+            ),
+        )
+        datasets, notes = load_datasets(args, data_dir)
+        if sklearnex_note:
+            notes.append(sklearnex_note)
+            _progress(sklearnex_note)
+
+        strategy_results, costs, proba = [], [], []
+        # predict_proba is timed on the synthetic set, or on the first set when it is left out.
+        proba_dataset = next(
+            (d for d in datasets if d.name == "synthetic"), datasets[0] if datasets else None
+        )
+        for dataset in datasets:
+            for strategy in args.strategies:
+                _progress(f"{dataset.name} {strategy}: reference fits and time to target")
+                result = run_strategy(
+                    dataset, strategy, args, with_sklearnex=sklearnex_version is not None,
+                    float32=dataset.name == "synthetic" and strategy == "softmax",
+                )
+                strategy_results.append(result)
+                if dataset is proba_dataset:
+                    proba += predict_proba_timings(result, dataset)
+            _progress(f"{dataset.name}: per-iteration time")
+            variants = [dataset.X_train]
+            if dataset.name == "synthetic":
+                variants.append(dataset.X_train.astype(np.float32))
+            for X in variants:
+                costs.append(
+                    measure_iteration_cost(
+                        dataset.name, X, dataset.y_train, rates=rates,
+                        n_threads=args.threads, repeat=args.repeat,
+                    )
+                )
+
+        scaling = []
+        for n_rows in args.scaling_rows:
+            _progress(f"per-row cost at {n_rows} rows")
+            known = next(
+                (
+                    c for c in costs
+                    if c.name == "synthetic" and c.dtype == "float64" and c.n == n_rows
+                ),
+                None,
             )
-            emit(_table_row(dataset, ours, theirs))
-    emit()
-    emit(
-        "speed ratio = sklearn time / multilogit time (above 1: multilogit is faster). "
-        "Objective: the training objective at the fitted coefficients "
-        "(multilogit.objective_value, summed over sub-problems for ovr/ovo); lower is better. "
-        "Iterations are summed over sub-problems; * marks fits that raised a ConvergenceWarning "
-        "(some problem stopped at max_iter or stalled before tol). Accuracy on held-out test "
-        "data (test) or on the training data (train)."
+            if known is None:
+                data = load_synthetic(n_samples=n_rows)
+                known = measure_iteration_cost(
+                    "synthetic", data.X_train, data.y_train, rates=rates,
+                    n_threads=args.threads, repeat=args.repeat,
+                )
+                del data
+            scaling.append(known)
+
+    lines = _report_lines(
+        args, command, versions, rates, datasets, notes, strategy_results, costs, scaling, proba,
+        proba_dataset, total_seconds=time.perf_counter() - started,
     )
-    emit()
-    emit(f"Total benchmark time: {time.perf_counter() - started:.1f} s.")
-    if out:
-        out.close()
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+        _progress(f"report written to {args.out}")
+    if args.chart and strategy_results:
+        report.write_chart(args.chart, strategy_results, costs)
+        _progress(f"chart written to {args.chart}")
     return 0
+
+
+def _report_lines(
+    args, command, versions, rates, datasets, notes, strategy_results, costs, scaling, proba,
+    proba_dataset, total_seconds,
+):
+    threads = "all cores" if args.threads is None else str(args.threads)
+    lines = [
+        "# multilogit benchmark",
+        "",
+        *machine.description_lines(versions),
+        f"- settings: C={args.C:g}; reference fits tol={args.tol:g}, max_iter={args.max_iter}; "
+        f"target = best reference objective × (1 + {args.rtol:g}); threads: {threads}; "
+        f"best of {args.repeat} fit(s)",
+        f"- command: `{' '.join(['python benchmarks/bench_fit.py', command]).strip()}`",
+        "",
+        "## Machine rates (the roofline)",
+        "",
+        *report.rates_lines(rates),
+        "",
+        "## Data sets and peers",
+        "",
+        *[f"- {d.describe()}" for d in datasets],
+        *report.peer_models_lines(strategy_results),
+        *[f"- {note}" for note in notes],
+        "",
+        "## Time to the same objective",
+        "",
+        *report.time_to_target_table(strategy_results),
+        "",
+        "optimum: the best training objective of the reference fits (summed over the binary "
+        "problems for ovr and ovo). max_iter: the smallest cap on the grid whose fit gets within "
+        f"{args.rtol:g} relative of it; the times are fits at that cap (best of the repeats). "
+        "speed ratio = peer time / multilogit time (above 1: multilogit is faster). Extra peak "
+        "RSS: resident memory added during that fit, worker processes included. Accuracy of "
+        "that fit on the test split (synthetic: on the training rows).",
+    ]
+    float32_result = next(
+        (r for r in strategy_results if MULTILOGIT_FLOAT32 in r.results), None
+    )
+    if float32_result is not None:
+        lines += [
+            "",
+            f"## float32 against float64 (multilogit, softmax, {float32_result.dataset})",
+            "",
+            *report.precision_table(float32_result, MULTILOGIT_FLOAT32, costs),
+            "",
+            "The float32 fit reads a float32 copy of X; its objective is evaluated on the float64 "
+            "data against the same target.",
+        ]
+    if costs:
+        lines += [
+            "",
+            "## Per-iteration time against the roofline (multilogit, softmax)",
+            "",
+            *report.roofline_table(costs),
+            "",
+            "per iteration: (time of a fit capped at k2 iterations − at k1) / (k2 − k1), tol=0, "
+            "best of the repeats. roofline: max(bytes of X / read bandwidth, 4·n·d·K / GEMM "
+            "peak).",
+        ]
+    if scaling:
+        lines += [
+            "",
+            "## Per-row cost (multilogit, softmax, synthetic, float64)",
+            "",
+            *report.scaling_table(scaling, per_row_spread(scaling)),
+        ]
+    if proba:
+        lines += [
+            "",
+            f"## predict_proba ({proba_dataset.name}, {proba_dataset.X_train.shape[0]} rows)",
+            "",
+            *report.predict_proba_table(proba_dataset.name, proba),
+        ]
+    lines += ["", f"Total benchmark time: {total_seconds:.0f} s."]
+    return lines
 
 
 if __name__ == "__main__":

@@ -20,7 +20,13 @@ from ._comparison import (
     compare,
     split_comparison_arguments,
 )
-from ._datasets import DataUnavailable, data_dir_status, find_data_dir, load_dataset
+from ._datasets import (
+    SHARED_DATASETS,
+    DataUnavailable,
+    data_dir_status,
+    find_data_dir,
+    load_dataset,
+)
 
 DEMO_DATASETS = ("digits", "letter", "pendigits")
 
@@ -79,7 +85,7 @@ def main(argv=None):
         f"(machine: {os.cpu_count()} cores)  fit time: best of {args.repeat}"
     )
     data_dir = args.data_dir or find_data_dir()
-    if any(name not in ("digits", "synthetic") for name in args.datasets):
+    if any(name in SHARED_DATASETS for name in args.datasets):
         print(data_dir_status(data_dir))
 
     started = time.perf_counter()

@@ -36,7 +36,8 @@ def make_multilogit(strategy, *, C, tol, max_iter, n_threads=None):
     )
 
 
-def make_sklearn(strategy, *, C, tol, max_iter):
+def make_sklearn(strategy, *, C, tol, max_iter, n_jobs=None):
+    """scikit-learn's model for ``strategy``; ``n_jobs`` goes to the ovr/ovo wrapper."""
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
     from sklearn.multiclass import OneVsOneClassifier, OneVsRestClassifier
 
@@ -44,9 +45,9 @@ def make_sklearn(strategy, *, C, tol, max_iter):
     if strategy == "softmax":
         return base
     if strategy == "ovr":
-        return OneVsRestClassifier(base)
+        return OneVsRestClassifier(base, n_jobs=n_jobs)
     if strategy == "ovo":
-        return OneVsOneClassifier(base)
+        return OneVsOneClassifier(base, n_jobs=n_jobs)
     raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
 
 
@@ -66,9 +67,20 @@ def coefficients(model):
     return coef, intercept
 
 
+def iterations_per_problem(model):
+    """Solver iterations of each optimisation problem, in the order of ``coefficients``."""
+    return np.concatenate([np.ravel(e.n_iter_) for e in _binary_estimators(model)]).astype(int)
+
+
 def total_iterations(model):
     """Solver iterations summed over all optimisation problems."""
-    return int(sum(np.sum(e.n_iter_) for e in _binary_estimators(model)))
+    return int(iterations_per_problem(model).sum())
+
+
+def fitted_objective(model, X, y, strategy, C):
+    """The training objective at a fitted model's coefficients (either library's)."""
+    coef, intercept = coefficients(model)
+    return objective_value(X, y, coef, intercept, classes=model.classes_, strategy=strategy, C=C)
 
 
 @dataclass
@@ -121,11 +133,7 @@ def timed_fit(implementation, make_model, dataset, strategy, *, C, repeat=1, bla
                 model, dataset.X_train, dataset.y_train
             )
             times.append(seconds)
-    coef, intercept = coefficients(model)
-    objective = objective_value(
-        dataset.X_train, dataset.y_train, coef, intercept,
-        classes=model.classes_, strategy=strategy, C=C,
-    )
+    objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
     accuracy = float(np.mean(model.predict(dataset.X_eval) == dataset.y_eval))
     return FitRecord(
         implementation, strategy, min(times), times, accuracy, objective,
@@ -178,8 +186,8 @@ def add_comparison_arguments(parser, *, datasets, repeat):
     )
     parser.add_argument(
         "--data-dir", default=None,
-        help="shared data folder holding letter/ and pendigits/ (default: MULTILOGIT_DATA, else "
-        "a shared/data folder above the working directory or the package)",
+        help="shared data folder holding letter/, pendigits/, usps_zipcode/ (default: "
+        "MULTILOGIT_DATA, else a shared/data folder above the working directory or the package)",
     )
 
 

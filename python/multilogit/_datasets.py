@@ -1,7 +1,7 @@
 """Data sets for the demo (``python -m multilogit``) and the benchmarks in ``benchmarks/``.
 
 scikit-learn's bundled digits and a synthetic problem are always available. The real data sets
-letter and pendigits are read from the shared data folder that sits beside the repository
+letter, pendigits and usps are read from the shared data folder that sits beside the repository
 (``../shared/data``). It is found, in this order, through
 
 1. the environment variable ``MULTILOGIT_DATA`` (the folder that holds ``letter/``,
@@ -29,7 +29,12 @@ _SVMLIGHT_SETS = {
 # pendigits holds raw integers 0..100, so it is standardised like digits; letter is not.
 _STANDARDISE = {"letter": False, "pendigits": True}
 
-DATASETS = ("digits", "synthetic", "letter", "pendigits")
+# usps: the 7291 training images of the USPS zip-code digits (the test images are not in the
+# folder), values already in [-1, 1]; split like digits.
+_USPS_FOLDER, _USPS_FILE = "usps_zipcode", "zip.train.gz"
+
+DATASETS = ("digits", "synthetic", "letter", "pendigits", "usps")
+SHARED_DATASETS = ("letter", "pendigits", "usps")
 
 
 class DataUnavailable(RuntimeError):
@@ -94,11 +99,14 @@ def data_dir_status(data_dir):
     if data_dir is None:
         return (
             f"shared data folder not found (no {DATA_ENV}, no shared/data above the working "
-            f"directory or the package); letter and pendigits are skipped. "
+            f"directory or the package); {', '.join(SHARED_DATASETS)} are skipped. "
             f"Set {DATA_ENV}=/path/to/shared/data to use them."
         )
     if not Path(data_dir).is_dir():
-        return f"shared data folder {data_dir} does not exist; letter and pendigits are skipped."
+        return (
+            f"shared data folder {data_dir} does not exist; {', '.join(SHARED_DATASETS)} are "
+            "skipped."
+        )
     return f"shared data folder: {data_dir}"
 
 
@@ -115,15 +123,18 @@ def _finish(name, X_train, y_train, X_eval, y_eval, eval_split, note):
     return Dataset(name, as_x(X_train), as_y(y_train), as_x(X_eval), as_y(y_eval), eval_split, note)
 
 
+def _stratified_split(X, y, test_size, random_state):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=test_size, random_state=random_state, stratify=y)
+
+
 def load_digits_split(test_size=0.25, random_state=0):
     """scikit-learn's digits (1797 x 64, 10 classes), split and standardised on the train part."""
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=random_state, stratify=y
-    )
+    X_train, X_test, y_train, y_test = _stratified_split(X, y, test_size, random_state)
     X_train, X_test = _standardise(X_train, X_test)
     return _finish(
         "digits", X_train, y_train, X_test, y_test, "test",
@@ -147,19 +158,27 @@ def load_synthetic(n_samples=100_000, n_features=100, random_state=0):
     )
 
 
-def load_svmlight_set(name, data_dir):
-    """letter or pendigits from the shared data folder: its own train and test files."""
-    from sklearn.datasets import load_svmlight_files
+def _check_files(paths):
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise DataUnavailable(f"missing {', '.join(missing)}")
 
+
+def _check_data_dir(data_dir):
     if data_dir is None:
         raise DataUnavailable("the shared data folder was not found")
     if not Path(data_dir).is_dir():
         raise DataUnavailable(f"{data_dir} is not a folder")
+
+
+def load_svmlight_set(name, data_dir):
+    """letter or pendigits from the shared data folder: its own train and test files."""
+    from sklearn.datasets import load_svmlight_files
+
+    _check_data_dir(data_dir)
     train_file, test_file, n_features, note = _SVMLIGHT_SETS[name]
     paths = [Path(data_dir) / name / train_file, Path(data_dir) / name / test_file]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise DataUnavailable(f"missing {', '.join(missing)}")
+    _check_files(paths)
     # load_svmlight_files opens .bz2 files itself (by extension).
     X_train, y_train, X_test, y_test = load_svmlight_files(
         [str(p) for p in paths], n_features=n_features
@@ -173,6 +192,21 @@ def load_svmlight_set(name, data_dir):
     )
 
 
+def load_usps_split(data_dir, test_size=0.25, random_state=0):
+    """USPS zip-code digits (7291 x 256, 10 classes) from the shared data folder, split like
+    digits; the values are already in [-1, 1], so they are not rescaled."""
+    _check_data_dir(data_dir)
+    path = Path(data_dir) / _USPS_FOLDER / _USPS_FILE
+    _check_files([path])
+    table = np.loadtxt(path)  # one image a line: label, then 256 grey levels
+    X, y = table[:, 1:], table[:, 0].astype(np.int64)
+    X_train, X_test, y_train, y_test = _stratified_split(X, y, test_size, random_state)
+    return _finish(
+        "usps", X_train, y_train, X_test, y_test, "test",
+        f"{path}, stratified {1 - test_size:.0%}/{test_size:.0%} split, values in [-1, 1]",
+    )
+
+
 def load_dataset(name, data_dir=None):
     """Load one of ``DATASETS`` by name; raises DataUnavailable for a missing shared data set."""
     if name == "digits":
@@ -181,4 +215,6 @@ def load_dataset(name, data_dir=None):
         return load_synthetic()
     if name in _SVMLIGHT_SETS:
         return load_svmlight_set(name, data_dir)
+    if name == "usps":
+        return load_usps_split(data_dir)
     raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")

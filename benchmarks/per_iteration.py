@@ -1,0 +1,109 @@
+"""multilogit's time per loss-and-gradient evaluation, against the roofline.
+
+The Python API reports iterations, not evaluations, so the time of one iteration is measured by
+difference: fits capped at k1 and at k2 iterations (tol=0, so only the cap stops them), best of
+``repeat`` each, give (t2 - t1) / (iterations2 - iterations1). Set-up, input checks and the
+first iterations cancel out. L-BFGS with a strong Wolfe line search accepts the first step on
+almost every iteration, so an iteration is about one evaluation.
+
+Roofline of one evaluation of the softmax loss and gradient: it must read X once and do the two
+products X W (scores) and X^T G (gradient), 4 n d K flops, so it takes at least
+max(bytes of X / read bandwidth, 4 n d K / GEMM flop rate).
+"""
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+import multilogit
+
+FIRST_CAP = 5  # k1: past the first iterations, whose line searches take extra evaluations
+MIN_SPAN_SECONDS = 0.3  # the difference t2 - t1 must be well above timer and scheduling noise
+INITIAL_SPAN, MAX_SPAN = 20, 1280
+
+
+def _best_fit_seconds(X, y, max_iter, n_threads, repeat):
+    best, iterations = float("inf"), 0
+    for _ in range(repeat):
+        model = multilogit.LogisticRegression(
+            strategy="softmax", tol=0.0, max_iter=max_iter, n_threads=n_threads
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # capped on purpose: ConvergenceWarning expected
+            start = time.perf_counter()
+            model.fit(X, y)
+            best = min(best, time.perf_counter() - start)
+        iterations = int(model.n_iter_[0])
+    return best, iterations
+
+
+def seconds_per_iteration(X, y, *, n_threads, repeat):
+    """Wall time of one softmax L-BFGS iteration of multilogit on (X, y)."""
+    first_seconds, first_iterations = _best_fit_seconds(X, y, FIRST_CAP, n_threads, repeat)
+    span = INITIAL_SPAN
+    while True:
+        seconds, iterations = _best_fit_seconds(X, y, FIRST_CAP + span, n_threads, repeat)
+        stopped_early = iterations < FIRST_CAP + span
+        if seconds - first_seconds >= MIN_SPAN_SECONDS or stopped_early or span >= MAX_SPAN:
+            break
+        span *= 4  # too short to time reliably: measure over more iterations
+    if iterations <= first_iterations:
+        return float("nan")
+    return max(seconds - first_seconds, 0.0) / (iterations - first_iterations)
+
+
+@dataclass(frozen=True)
+class Roofline:
+    memory_seconds: float  # reading X once at the measured bandwidth
+    compute_seconds: float  # 4 n d K flops at the GEMM peak
+
+    @property
+    def seconds(self):
+        return max(self.memory_seconds, self.compute_seconds)
+
+    @property
+    def bound(self):
+        return "memory" if self.memory_seconds >= self.compute_seconds else "compute"
+
+
+def roofline(n, d, K, dtype, rates):
+    dtype = np.dtype(dtype)
+    return Roofline(
+        memory_seconds=n * d * dtype.itemsize / rates.read_bytes,
+        compute_seconds=4.0 * n * d * K / rates.flop_peak(dtype),
+    )
+
+
+@dataclass(frozen=True)
+class IterationCost:
+    name: str
+    n: int
+    d: int
+    K: int
+    dtype: str
+    seconds: float
+    roofline: Roofline
+
+    @property
+    def ratio_to_roofline(self):
+        return self.seconds / self.roofline.seconds
+
+    @property
+    def nanoseconds_per_row(self):
+        return 1e9 * self.seconds / self.n
+
+
+def measure_iteration_cost(name, X, y, *, rates, n_threads, repeat):
+    n, d = X.shape
+    K = int(np.unique(y).shape[0])
+    seconds = seconds_per_iteration(X, y, n_threads=n_threads, repeat=repeat)
+    return IterationCost(name, n, d, K, X.dtype.name, seconds, roofline(n, d, K, X.dtype, rates))
+
+
+def per_row_spread(costs):
+    """Largest deviation of the per-row cost from its mean, relative to the mean."""
+    per_row = np.array([c.nanoseconds_per_row for c in costs])
+    mean = per_row.mean()
+    return float(np.max(np.abs(per_row - mean)) / mean)

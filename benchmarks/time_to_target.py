@@ -1,0 +1,130 @@
+"""Time to reach the same training objective (the protocol is described in README.md).
+
+1. Reference: every contender fits at a tight ``tol`` with a large ``max_iter``; the best
+   objective of all of them is the optimum, and the target is that value plus ``rtol`` relative.
+2. Search: each contender fits again at the same ``tol`` with capped ``max_iter`` values on a
+   geometric grid (ratio ``STEP``), walking from a starting point down or up to the smallest grid
+   value whose fit reaches the target. A capped L-BFGS run is the start of the uncapped one, so the
+   objective falls as the cap grows and the walk finds that value exactly.
+3. Timing: fits at that cap, best of ``repeat``; the search's fit at the cap is the first of
+   them. Every timed fit also records its extra peak RSS, and the best-timed fit's is reported.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from multilogit._comparison import fitted_objective, iterations_per_problem
+from peak_memory import PeakMemory
+
+STEP = 1.1  # grid ratio of max_iter: the reported cap is at most 10% above the first that works
+START_FRACTION = 0.4  # the walk starts at this share of the reference fit's iterations
+REPEAT_BUDGET_SECONDS = 20.0  # repeats stop once the fits at one setting took this long in all
+
+
+@dataclass
+class Contender:
+    """One implementation fitted on one data set: ``make(tol, max_iter)`` returns a fresh
+    unfitted model, which is fitted on ``X_fit`` (the float64 training data or a copy)."""
+
+    name: str
+    make: object
+    X_fit: np.ndarray
+
+
+@dataclass
+class Fit:
+    model: object
+    max_iter: int
+    seconds: float
+    extra_bytes: int
+    objective: float
+    iterations: int  # the largest iteration count of the fit's optimisation problems
+
+
+def fit_once(contender, dataset, strategy, *, C, tol, max_iter):
+    """One timed fit, with its extra peak memory and its objective on the float64 data."""
+    model = contender.make(tol, max_iter)
+    # Capped fits stop short on purpose. The filter also reaches scikit-learn's joblib workers.
+    with warnings.catch_warnings(), PeakMemory() as peak:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(contender.X_fit, dataset.y_train)
+        seconds = time.perf_counter() - start
+    objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
+    iterations = int(iterations_per_problem(model).max())
+    return Fit(model, max_iter, seconds, peak.extra_bytes, objective, iterations)
+
+
+def first_reaching_cap(probe, threshold, start, limit):
+    """The smallest max_iter on the grid through ``start`` whose fit's objective is at most
+    ``threshold``, with that fit; (None, last fit) when even ``limit`` does not reach it."""
+    k = int(min(max(start, 1), limit))
+    fit = probe(k)
+    if fit.objective <= threshold:
+        while k > 1:
+            lower = max(1, min(k - 1, round(k / STEP)))
+            lower_fit = probe(lower)
+            if lower_fit.objective > threshold:
+                break
+            k, fit = lower, lower_fit
+        return k, fit
+    # Going up only helps while the cap stopped the solver; a fit that stopped on its own
+    # (tol reached or no further progress) would not get any closer.
+    while k < limit and fit.iterations >= k:
+        k = min(limit, max(k + 1, round(k * STEP)))
+        fit = probe(k)
+        if fit.objective <= threshold:
+            return k, fit
+    return None, fit
+
+
+@dataclass
+class TargetResult:
+    """One contender's result on one data set and strategy."""
+
+    contender: str
+    reference: Fit | None  # None when the walk started from another contender's result
+    cap: int | None  # max_iter of the first grid fit reaching the target; None: never reached
+    best: Fit | None  # the best-timed fit at ``cap``
+    all_seconds: list = field(default_factory=list)
+    closest_objective: float = float("nan")  # the best objective seen when never reached
+
+    @property
+    def reached(self):
+        return self.cap is not None
+
+
+def target_objective(reference_fits, rtol):
+    best = min(fit.objective for fit in reference_fits)
+    return best, best + rtol * abs(best)
+
+
+def time_to_target(
+    contender, dataset, strategy, *, C, tol, threshold, start, limit, repeat, reference=None
+):
+    """Search the cap for ``contender`` and time fits at it (see the module docstring)."""
+
+    def probe(k):
+        return fit_once(contender, dataset, strategy, C=C, tol=tol, max_iter=k)
+
+    if reference is not None and reference.objective > threshold:
+        return TargetResult(
+            contender.name, reference, None, None, closest_objective=reference.objective
+        )
+    cap, fit = first_reaching_cap(probe, threshold, start, limit)
+    if cap is None:
+        best_seen = min(fit.objective, reference.objective if reference else fit.objective)
+        return TargetResult(contender.name, reference, None, None, closest_objective=best_seen)
+    fits = [fit]
+    while len(fits) < max(1, repeat) and sum(f.seconds for f in fits) < REPEAT_BUDGET_SECONDS:
+        fits.append(probe(cap))
+    best = min(fits, key=lambda f: f.seconds)
+    return TargetResult(contender.name, reference, cap, best, [f.seconds for f in fits])
+
+
+def start_from_reference(reference):
+    return max(1, round(START_FRACTION * reference.iterations))
