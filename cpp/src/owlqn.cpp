@@ -77,7 +77,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
     Eigen::VectorXd trial(w.size());
     double trial_f = 0.0, trial_objective = 0.0;
     bool accepted = false;
-    const double rounding = 64.0 * objective.relative_precision() * std::abs(result.objective);
+    const double rounding = detail::rounding_of(objective, result.objective);
     for (int k = 0; k < kMaxBacktracks && !accepted; ++k, step *= 0.5) {
       trial = w + step * direction;
       for (Eigen::Index i = 0; i < w.size(); ++i) {
@@ -85,15 +85,11 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
       }
       trial_f = objective.evaluate(trial, trial_gradient);
       trial_objective = penalised(trial_f, trial, l1);
-      if (!std::isfinite(trial_objective)) continue;
       const double decrease = pg.dot(trial - w);  // negative along a descent step
-      accepted = trial_objective <= result.objective + kArmijo * decrease;
-      if (!accepted && -kArmijo * decrease <= rounding && trial_objective <= result.objective) {
-        // The decrease asked for is below the rounding of F: judge the step by the
-        // pseudo-gradient instead, which must shrink.
-        accepted = pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>() <
-                   result.gradient_norm;
-      }
+      // Below the rounding of F the step is judged by the pseudo-gradient, which must shrink.
+      accepted = detail::accept_trial(
+          result.objective, trial_objective, -kArmijo * decrease, rounding, result.gradient_norm,
+          [&] { return pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>(); });
     }
     if (!accepted) {
       result.status = SolverStatus::LineSearchFailed;
@@ -116,15 +112,8 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
     f = trial_f;
     result.objective = trial_objective;
     pg = pseudo_gradient(w, gradient, l1);
-    ++result.n_iter;
     result.gradient_norm = pg.lpNorm<Eigen::Infinity>();
-    if (settings.on_iteration) {
-      settings.on_iteration(result.n_iter, result.objective, result.gradient_norm);
-    }
-    if (result.gradient_norm <= settings.tol) {
-      result.status = SolverStatus::Converged;
-      break;
-    }
+    if (detail::finish_iteration(result, settings)) break;
   }
   return result;
 }

@@ -14,6 +14,7 @@
 #include "links.hpp"
 #include "multilogit/lbfgs.hpp"
 #include "multilogit/model.hpp"
+#include "multilogit/newton.hpp"
 #include "multilogit/options.hpp"
 #include "multilogit/trainers.hpp"
 #include "multilogit/types.hpp"
@@ -109,9 +110,29 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
   return rows;
 }
 
+// The full Hessian of newton-cholesky is p x p for p parameters: beyond this many (128 MiB of
+// Hessian, and as much for its factor) the solver is refused.
+constexpr Index kMaxCholeskyParameters = 4096;
+
+// The solver `requested` resolves to for a problem of n_parameters parameters (n_units units)
+// on n_rows rows of dense or sparse X, without an L1 part (which always takes OWL-QN).
+//
+// Auto: Newton-Cholesky when the parameters are few, L-BFGS otherwise. Measured with
+// benchmarks/bench_solvers.py at tol = 1e-8 (2 shared cores, float64, C = 1):
+// (to be measured)
+inline Solver resolve_solver(Solver requested, Index n_parameters, int n_units, Index n_rows,
+                             bool sparse) {
+  if (requested != Solver::Auto) return requested;
+  (void)n_units;
+  (void)n_rows;
+  if (!sparse && n_parameters <= 500) return Solver::NewtonCholesky;
+  return Solver::Lbfgs;
+}
+
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
 template <class Loss>
-ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem) {
+ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
+                    int n_units, Index n_rows, bool sparse) {
   static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
   LbfgsSettings settings;
   settings.tol = options.tol;
@@ -127,8 +148,24 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
     };
   }
   const Eigen::VectorXd l1 = loss.l1_penalty();
-  const SolverResult result = l1.size() ? minimize_owlqn(loss, w, l1, settings)
-                                        : minimize_lbfgs(loss, w, settings);
+  const Solver solver = resolve_solver(options.solver, loss.dimension(), n_units, n_rows, sparse);
+  if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
+    throw std::invalid_argument(
+        "solver 'newton-cholesky' forms the full Hessian: at most " +
+        std::to_string(kMaxCholeskyParameters) + " parameters per problem, got " +
+        std::to_string(loss.dimension()) + "; use 'newton-cg' or 'lbfgs'");
+  }
+  loss.keep_curvature(!l1.size() && solver != Solver::Lbfgs);
+  SolverResult result;
+  if (l1.size()) {
+    result = minimize_owlqn(loss, w, l1, settings);
+  } else if (solver == Solver::NewtonCg) {
+    result = minimize_newton_cg(loss, w, settings);
+  } else if (solver == Solver::NewtonCholesky) {
+    result = minimize_newton_cholesky(loss, w, settings);
+  } else {
+    result = minimize_lbfgs(loss, w, settings);
+  }
   if (options.on_iteration) {
     std::lock_guard<std::mutex> lock(report_mutex);
     options.on_iteration(
@@ -188,7 +225,8 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
                                       options.fit_intercept, options.C, options.l1_ratio, pool);
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
-  const ProblemReport report = solve(loss, w, options, problem);
+  const ProblemReport report =
+      solve(loss, w, options, problem, 1, rows.size(), RowSet<Matrix>::kSparse);
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }

@@ -105,7 +105,7 @@ void apply(const Scalar* in, Scalar* out, KernelIndex size) {
 
 template <typename Scalar>
 double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
-                    const double* weights) {
+                    const double* weights, Scalar* P) {
   Column<Scalar> picked(rows), sums(rows), log_sums(rows);
   for (KernelIndex i = 0; i < rows; ++i) {
     Scalar* z = Z + i * k;
@@ -126,8 +126,12 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     loss += (weights ? weights[i] : 1.0) *
             (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
-    const Scalar scale = weight / sums[i];
     Scalar* r = Z + i * k;
+    if (P) {
+      Scalar* p = P + i * k;
+      for (KernelIndex j = 0; j < k; ++j) p[j] = r[j] / sums[i];
+    }
+    const Scalar scale = weight / sums[i];
     for (KernelIndex j = 0; j < k; ++j) r[j] *= scale;
     r[labels[i]] -= weight;
   }
@@ -136,7 +140,7 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
 
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
-                   const double* weights) {
+                   const double* weights, Scalar* curvature) {
   // With margin m = t z (t = +1 for the positive class, else -1) and e = exp(-|m|):
   // loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in z = -t sigmoid(-m).
   Column<Scalar> e(rows), log_u(rows);
@@ -153,6 +157,11 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
     const Scalar log1p_e = log_u[i] - ((u - Scalar(1)) - e[i]) / u;
     const Scalar row_loss = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
     const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
+    if (curvature) {
+      // sigmoid(|z|) sigmoid(-|z|) = (1 / u) (e / u), free of cancellation.
+      const Scalar row_curvature = e[i] / (u * u);
+      curvature[i] = weights ? row_curvature * static_cast<Scalar>(weights[i]) : row_curvature;
+    }
     if (weights) {
       loss += weights[i] * static_cast<double>(row_loss);
       z[i] = -t * sigmoid_of_minus_margin * static_cast<Scalar>(weights[i]);
@@ -162,6 +171,38 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
     }
   }
   return loss;
+}
+
+template <typename Scalar>
+void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
+                       KernelIndex k) {
+  for (KernelIndex i = 0; i < rows; ++i) {
+    const Scalar* p = P + i * k;
+    Scalar* u = U + i * k;
+    Scalar mean = p[0] * u[0];  // p . u, the mean of u under p
+    for (KernelIndex j = 1; j < k; ++j) mean += p[j] * u[j];
+    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+    for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (u[j] - mean);
+  }
+}
+
+template <typename Scalar>
+void add_weighted_gram(const DenseBlock<Scalar>& block, const Scalar* D, bool with_ones,
+                       double* G) {
+  const KernelIndex d = block.cols, m = with_ones ? d + 1 : d;
+  const Eigen::Map<const Column<Scalar>> weights(D, block.rows);
+  Eigen::Map<Eigen::MatrixXd> gram(G, m, m);
+  with_block(block, [&](const auto& X) {
+    const Eigen::Matrix<Scalar, Dynamic, Dynamic> weighted = weights.matrix().asDiagonal() * X;
+    const Eigen::Matrix<Scalar, Dynamic, Dynamic> product = weighted.transpose() * X;
+    gram.topLeftCorner(d, d) += product.template cast<double>();
+    if (with_ones) {
+      const Eigen::Matrix<Scalar, 1, Dynamic> column_sums = weighted.colwise().sum();
+      gram.block(d, 0, 1, d) += column_sums.template cast<double>();
+      gram.block(0, d, d, 1) += column_sums.transpose().template cast<double>();
+      gram(d, d) += static_cast<double>(weights.sum());
+    }
+  });
 }
 
 template <typename Scalar>
@@ -198,6 +239,8 @@ const KernelTable<Scalar>& kernel_table() {
       &add_transposed_product<Scalar>,
       &softmax_loss<Scalar>,
       &binary_loss<Scalar>,
+      &softmax_curvature<Scalar>,
+      &add_weighted_gram<Scalar>,
       &softmax<Scalar>,
       &sigmoid<Scalar>,
   };
