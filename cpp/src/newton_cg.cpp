@@ -89,18 +89,21 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
     const double step_norm = model.step.norm();
     trial = w + model.step;
     const double trial_value = objective.evaluate(trial, trial_gradient);
-    const double decrease = result.objective - trial_value;
-    const double ratio = decrease / model.predicted_decrease;
-
-    if (!(ratio >= kShrinkRatio)) {
-      radius = kShrinkRatio * std::min(radius, step_norm);
-    } else if (ratio > kGrowRatio) {
-      radius = std::max(radius, 2.0 * step_norm);
-    }
+    const double rounding = detail::rounding_of(objective, result.objective);
     const bool accepted = detail::accept_trial(
-        result.objective, trial_value, kAcceptRatio * model.predicted_decrease,
-        detail::rounding_of(objective, result.objective), result.gradient_norm,
-        [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
+        result.objective, trial_value, kAcceptRatio * model.predicted_decrease, rounding,
+        result.gradient_norm, [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
+    if (model.predicted_decrease > rounding) {
+      const double ratio = (result.objective - trial_value) / model.predicted_decrease;
+      if (!(ratio >= kShrinkRatio)) {
+        radius = kShrinkRatio * std::min(radius, step_norm);
+      } else if (ratio > kGrowRatio) {
+        radius = std::max(radius, 2.0 * step_norm);
+      }
+    } else if (!accepted) {
+      // Rounding hides how good the model was; the step did not shrink the gradient.
+      radius = kShrinkRatio * std::min(radius, step_norm);
+    }
     if (!accepted) {
       if (++rejections > kMaxRejections || !(radius > 0.0)) {
         result.status = SolverStatus::LineSearchFailed;

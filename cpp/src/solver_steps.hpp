@@ -33,14 +33,14 @@ inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
 }
 
 // Whether a trial point with value `trial` is progress from `value`: a decrease of at least
-// `wanted` (> 0), or, when that is below the `rounding` of f, no increase and a first-order
-// measure smaller than `norm`, the current one (trial_norm() computes the trial's).
+// `wanted` (> 0), or, when that is below the `rounding` of f, no increase beyond rounding and a
+// first-order measure smaller than `norm`, the current one (trial_norm() computes the trial's).
 template <class TrialNorm>
 bool accept_trial(double value, double trial, double wanted, double rounding, double norm,
                   TrialNorm&& trial_norm) {
   if (!std::isfinite(trial)) return false;
   if (trial <= value - wanted) return true;
-  return wanted <= rounding && trial <= value && trial_norm() < norm;
+  return wanted <= rounding && trial <= value + rounding && trial_norm() < norm;
 }
 
 // Counts and reports the iteration that reached result's objective and gradient_norm; returns

@@ -192,7 +192,10 @@ void add_weighted_gram(const DenseBlock<Scalar>& block, const Scalar* D, bool wi
   const KernelIndex d = block.cols, m = with_ones ? d + 1 : d;
   const Eigen::Map<const Column<Scalar>> weights(D, block.rows);
   Eigen::Map<Eigen::MatrixXd> gram(G, m, m);
-  with_block(block, [&](const auto& X) {
+  with_block(block, [&](const auto& X_view) {
+    // Owned copies: how Eigen splits a product or a sum into vector packets may depend on the
+    // address of its operands, which here is that of our own aligned buffers.
+    const Eigen::Matrix<Scalar, Dynamic, Dynamic> X = X_view;
     const Eigen::Matrix<Scalar, Dynamic, Dynamic> weighted = weights.matrix().asDiagonal() * X;
     const Eigen::Matrix<Scalar, Dynamic, Dynamic> product = weighted.transpose() * X;
     gram.topLeftCorner(d, d) += product.template cast<double>();
@@ -200,7 +203,10 @@ void add_weighted_gram(const DenseBlock<Scalar>& block, const Scalar* D, bool wi
       const Eigen::Matrix<Scalar, 1, Dynamic> column_sums = weighted.colwise().sum();
       gram.block(d, 0, 1, d) += column_sums.template cast<double>();
       gram.block(0, d, d, 1) += column_sums.transpose().template cast<double>();
-      gram(d, d) += static_cast<double>(weights.sum());
+      // A plain loop: D is not ours, and Eigen's vectorised sum would split it by its address.
+      double total = 0.0;
+      for (KernelIndex i = 0; i < block.rows; ++i) total += static_cast<double>(D[i]);
+      gram(d, d) += total;
     }
   });
 }
