@@ -92,7 +92,8 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
     const double rounding = detail::rounding_of(objective, result.objective);
     const bool accepted = detail::accept_trial(
         result.objective, trial_value, kAcceptRatio * model.predicted_decrease, rounding,
-        result.gradient_norm, [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
+        result.gradient_norm, detail::kNewtonShrink,
+        [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
     if (model.predicted_decrease > rounding) {
       const double ratio = (result.objective - trial_value) / model.predicted_decrease;
       if (!(ratio >= kShrinkRatio)) {

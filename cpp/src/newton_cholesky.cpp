@@ -67,7 +67,7 @@ SolverResult minimize_newton_cholesky(SecondOrderObjective& objective, Eigen::Ve
       trial = w + step * direction;
       trial_value = objective.evaluate(trial, trial_gradient);
       accepted = detail::accept_trial(result.objective, trial_value, -kArmijo * step * slope,
-                                      rounding, result.gradient_norm,
+                                      rounding, result.gradient_norm, detail::kNewtonShrink,
                                       [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
     }
     if (!accepted) {

@@ -89,7 +89,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
       // Below the rounding of F the step is judged by the pseudo-gradient, which must shrink.
       accepted = detail::accept_trial(
           result.objective, trial_objective, -kArmijo * decrease, rounding, result.gradient_norm,
-          [&] { return pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>(); });
+          1.0, [&] { return pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>(); });
     }
     if (!accepted) {
       result.status = SolverStatus::LineSearchFailed;

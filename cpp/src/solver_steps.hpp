@@ -32,15 +32,21 @@ inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
   return std::nullopt;
 }
 
+// Once rounding hides the decrease of f, a Newton step still shrinks the gradient by a large
+// factor unless the gradient is down to its rounding: accepted steps must shrink it by this.
+constexpr double kNewtonShrink = 0.9;
+
 // Whether a trial point with value `trial` is progress from `value`: a decrease of at least
 // `wanted` (> 0), or, when that is below the `rounding` of f, no increase beyond rounding and a
-// first-order measure smaller than `norm`, the current one (trial_norm() computes the trial's).
+// first-order measure below `shrink` (<= 1) times `norm`, the current one (trial_norm() computes
+// the trial's). A shrink below 1 ends the iterations once the gradient is down to its own
+// rounding, rather than letting them take steps that only reshuffle that rounding.
 template <class TrialNorm>
 bool accept_trial(double value, double trial, double wanted, double rounding, double norm,
-                  TrialNorm&& trial_norm) {
+                  double shrink, TrialNorm&& trial_norm) {
   if (!std::isfinite(trial)) return false;
   if (trial <= value - wanted) return true;
-  return wanted <= rounding && trial <= value + rounding && trial_norm() < norm;
+  return wanted <= rounding && trial <= value + rounding && trial_norm() < shrink * norm;
 }
 
 // Counts and reports the iteration that reached result's objective and gradient_norm; returns
