@@ -179,7 +179,7 @@ class LinearLoss final : public SecondOrderObjective {
     Eigen::MatrixXd blocks;  // [X 1]^T D_kl [X 1] for the pairs k <= l, side by side
     typename RowSet<Matrix>::Scratch gathered;
     std::vector<double> weights;
-    Vector<Scalar> pair_weights;  // D_kl for the rows of a chunk
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> pair_weights;  // D_kl of a chunk's rows
   };
 
   double l2_weight() const { return (1.0 - l1_ratio_) * inverse_C_ / weight_sum_; }
@@ -333,35 +333,39 @@ class LinearLoss final : public SecondOrderObjective {
     for_each_chunk(s, per_slab, slab.gathered, [&](Index first, Index count, const auto& X_chunk) {
       const double* weights = weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
       const Scalar* curvature = curvature_.row(first).data();
-      slab.pair_weights.resize(count);
+      const Index n_blocks = slab.blocks.cols() / m;
+      slab.pair_weights.resize(count, n_blocks);
       Index block = 0;
       for (int k = 0; k < n_units_; ++k) {
         for (int l = k; l < n_units_; ++l, ++block) {
-          link_.curvature_weights(curvature, weights, count, k, l, slab.pair_weights.data());
-          add_gram(X_chunk, slab.pair_weights, slab.blocks.data() + block * m * m);
+          link_.curvature_weights(curvature, weights, count, k, l, slab.pair_weights.col(block).data());
         }
+      }
+      if constexpr (kSparse) {
+        for (block = 0; block < n_blocks; ++block) {
+          add_sparse_gram(X_chunk, slab.pair_weights.col(block), slab.blocks.data() + block * m * m);
+        }
+      } else {
+        kernels_.add_weighted_grams(dense_block(X_chunk), slab.pair_weights.data(), n_blocks,
+                                    fit_intercept_, slab.blocks.data());
       }
     });
   }
 
-  // G (gram_size() square, column-major) += [X_chunk 1]^T diag(D) [X_chunk 1].
-  template <typename Chunk>
-  void add_gram(const Chunk& X_chunk, const Vector<Scalar>& D, double* G) const {
-    if constexpr (kSparse) {
-      const Index d = rows_.n_features();
-      Eigen::Map<Eigen::MatrixXd> gram(G, gram_size(), gram_size());
-      const Eigen::SparseMatrix<Scalar> weighted = D.asDiagonal() * X_chunk;
-      const Eigen::SparseMatrix<Scalar> product = X_chunk.transpose() * weighted;
-      gram.topLeftCorner(d, d) += Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>(product)
-                                      .template cast<double>();
-      if (fit_intercept_) {
-        const Vector<Scalar> column_sums = X_chunk.transpose() * D;
-        gram.block(d, 0, 1, d) += column_sums.transpose().template cast<double>();
-        gram.block(0, d, d, 1) += column_sums.template cast<double>();
-        gram(d, d) += static_cast<double>(D.sum());
-      }
-    } else {
-      kernels_.add_weighted_gram(dense_block(X_chunk), D.data(), fit_intercept_, G);
+  // G (gram_size() square, column-major) += [X_chunk 1]^T diag(D) [X_chunk 1] for sparse X.
+  template <typename Chunk, typename Weights>
+  void add_sparse_gram(const Chunk& X_chunk, const Weights& D, double* G) const {
+    const Index d = rows_.n_features();
+    Eigen::Map<Eigen::MatrixXd> gram(G, gram_size(), gram_size());
+    const Eigen::SparseMatrix<Scalar> weighted = D.asDiagonal() * X_chunk;
+    const Eigen::SparseMatrix<Scalar> product = X_chunk.transpose() * weighted;
+    gram.topLeftCorner(d, d) +=
+        Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>(product).template cast<double>();
+    if (fit_intercept_) {
+      const Vector<Scalar> column_sums = X_chunk.transpose() * D;
+      gram.block(d, 0, 1, d) += column_sums.transpose().template cast<double>();
+      gram.block(0, d, d, 1) += column_sums.template cast<double>();
+      gram(d, d) += static_cast<double>(D.sum());
     }
   }
 

@@ -90,9 +90,9 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
     trial = w + model.step;
     const double trial_value = objective.evaluate(trial, trial_gradient);
     const double rounding = detail::rounding_of(objective, result.objective);
-    const bool accepted = detail::accept_trial(
+    const bool accepted = detail::accept_newton_trial(
         result.objective, trial_value, kAcceptRatio * model.predicted_decrease, rounding,
-        result.gradient_norm, detail::kNewtonShrink,
+        result.gradient_norm,
         [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
     if (model.predicted_decrease > rounding) {
       const double ratio = (result.objective - trial_value) / model.predicted_decrease;

@@ -85,11 +85,15 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
       }
       trial_f = objective.evaluate(trial, trial_gradient);
       trial_objective = penalised(trial_f, trial, l1);
+      if (!std::isfinite(trial_objective)) continue;
       const double decrease = pg.dot(trial - w);  // negative along a descent step
-      // Below the rounding of F the step is judged by the pseudo-gradient, which must shrink.
-      accepted = detail::accept_trial(
-          result.objective, trial_objective, -kArmijo * decrease, rounding, result.gradient_norm,
-          1.0, [&] { return pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>(); });
+      accepted = trial_objective <= result.objective + kArmijo * decrease;
+      if (!accepted && -kArmijo * decrease <= rounding && trial_objective <= result.objective) {
+        // The decrease asked for is below the rounding of F: judge the step by the
+        // pseudo-gradient instead, which must shrink.
+        accepted = pseudo_gradient(trial, trial_gradient, l1).lpNorm<Eigen::Infinity>() <
+                   result.gradient_norm;
+      }
     }
     if (!accepted) {
       result.status = SolverStatus::LineSearchFailed;

@@ -1,5 +1,5 @@
-// What every solver does the same way: how it starts, how it judges a trial point once rounding
-// hides the decrease of f, and how it ends an iteration.
+// What the solvers do the same way: how they start, how they tell rounding from a decrease of f,
+// how the Newton methods judge a trial point, and how an iteration ends.
 #pragma once
 
 #include <cmath>
@@ -32,21 +32,19 @@ inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
   return std::nullopt;
 }
 
-// Once rounding hides the decrease of f, a Newton step still shrinks the gradient by a large
-// factor unless the gradient is down to its rounding: accepted steps must shrink it by this.
-constexpr double kNewtonShrink = 0.9;
-
-// Whether a trial point with value `trial` is progress from `value`: a decrease of at least
-// `wanted` (> 0), or, when that is below the `rounding` of f, no increase beyond rounding and a
-// first-order measure below `shrink` (<= 1) times `norm`, the current one (trial_norm() computes
-// the trial's). A shrink below 1 ends the iterations once the gradient is down to its own
-// rounding, rather than letting them take steps that only reshuffle that rounding.
+// Whether a trial point of a Newton method is progress from the current point, of value
+// `value` and gradient max-norm `norm`: f must drop by at least `wanted` (> 0) when that is
+// beyond the `rounding` of f. Below it, differences of f are rounding, which would let noise
+// accept steps for ever: the trial must then keep f within rounding and shrink the gradient
+// well (to below kShrink times norm; trial_norm() computes the trial's), as a Newton step does
+// until the gradient is down to its own rounding.
 template <class TrialNorm>
-bool accept_trial(double value, double trial, double wanted, double rounding, double norm,
-                  double shrink, TrialNorm&& trial_norm) {
+bool accept_newton_trial(double value, double trial, double wanted, double rounding, double norm,
+                         TrialNorm&& trial_norm) {
+  constexpr double kShrink = 0.9;
   if (!std::isfinite(trial)) return false;
-  if (trial <= value - wanted) return true;
-  return wanted <= rounding && trial <= value + rounding && trial_norm() < shrink * norm;
+  if (wanted > rounding) return trial <= value - wanted;
+  return trial <= value + rounding && trial_norm() < kShrink * norm;
 }
 
 // Counts and reports the iteration that reached result's objective and gradient_norm; returns

@@ -59,10 +59,11 @@ struct KernelTable {
   void (*softmax_curvature)(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
                             KernelIndex k);
 
-  // G += A^T diag(D) A with A = X, or [X 1] when with_ones (a column of ones appended); G is
-  // column-major float64, d x d or (d + 1) x (d + 1).
-  void (*add_weighted_gram)(const DenseBlock<Scalar>& X, const Scalar* D, bool with_ones,
-                            double* G);
+  // G_j += A^T diag(D_j) A for j < n_weights, with A = X, or [X 1] when with_ones (a column of
+  // ones appended). D holds the weight vectors side by side (rows x n_weights, column-major), G
+  // the Gram matrices side by side (m x (m n_weights), column-major float64, m the width of A).
+  void (*add_weighted_grams)(const DenseBlock<Scalar>& X, const Scalar* D, KernelIndex n_weights,
+                             bool with_ones, double* G);
 
   // In place: each row of Z (rows x k) becomes softmax(row).
   void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);

@@ -187,28 +187,39 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
 }
 
 template <typename Scalar>
-void add_weighted_gram(const DenseBlock<Scalar>& block, const Scalar* D, bool with_ones,
-                       double* G) {
-  const KernelIndex d = block.cols, m = with_ones ? d + 1 : d;
-  const Eigen::Map<const Column<Scalar>> weights(D, block.rows);
-  Eigen::Map<Eigen::MatrixXd> gram(G, m, m);
-  with_block(block, [&](const auto& X_view) {
-    // Owned copies: how Eigen splits a product or a sum into vector packets may depend on the
-    // address of its operands, which here is that of our own aligned buffers.
-    const Eigen::Matrix<Scalar, Dynamic, Dynamic> X = X_view;
-    const Eigen::Matrix<Scalar, Dynamic, Dynamic> weighted = weights.matrix().asDiagonal() * X;
-    const Eigen::Matrix<Scalar, Dynamic, Dynamic> product = weighted.transpose() * X;
-    gram.topLeftCorner(d, d) += product.template cast<double>();
-    if (with_ones) {
-      const Eigen::Matrix<Scalar, 1, Dynamic> column_sums = weighted.colwise().sum();
-      gram.block(d, 0, 1, d) += column_sums.template cast<double>();
-      gram.block(0, d, d, 1) += column_sums.transpose().template cast<double>();
-      // A plain loop: D is not ours, and Eigen's vectorised sum would split it by its address.
-      double total = 0.0;
-      for (KernelIndex i = 0; i < block.rows; ++i) total += static_cast<double>(D[i]);
-      gram(d, d) += total;
+void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, KernelIndex n_weights,
+                        bool with_ones, double* G) {
+  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+  const KernelIndex rows = block.rows, d = block.cols, m = with_ones ? d + 1 : d;
+  // [X 1] copied once into our own buffer: how Eigen splits a product into vector packets may
+  // depend on the address of its operands, which are then always aligned alike.
+  Matrix A(rows, m);
+  with_block(block, [&](const auto& X) { A.leftCols(d) = X; });
+  if (with_ones) A.col(d).setOnes();
+  Matrix scaled(rows, m), product(m, m);
+  for (KernelIndex j = 0; j < n_weights; ++j) {
+    const Eigen::Map<const Column<Scalar>> weights(D + j * rows, rows);
+    bool nonnegative = true, nonpositive = true;
+    for (KernelIndex i = 0; i < rows; ++i) {
+      nonnegative = nonnegative && weights[i] >= Scalar(0);
+      nonpositive = nonpositive && weights[i] <= Scalar(0);
     }
-  });
+    if (nonnegative || nonpositive) {
+      // Weights of one sign s (always, for logistic losses): A^T diag(D) A = s B^T B with
+      // B = diag(sqrt|D|) A, a symmetric rank update at half the cost of a general product.
+      const Column<Scalar> roots = weights.abs().sqrt();
+      scaled = roots.matrix().asDiagonal() * A;
+      product.setZero();
+      product.template selfadjointView<Eigen::Lower>().rankUpdate(
+          scaled.transpose(), nonnegative ? Scalar(1) : Scalar(-1));
+      const Matrix lower = product;
+      product.template triangularView<Eigen::StrictlyUpper>() = lower.transpose();
+    } else {
+      scaled = weights.matrix().asDiagonal() * A;
+      product.noalias() = scaled.transpose() * A;
+    }
+    Eigen::Map<Eigen::MatrixXd>(G + j * m * m, m, m) += product.template cast<double>();
+  }
 }
 
 template <typename Scalar>
@@ -246,7 +257,7 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_loss<Scalar>,
       &binary_loss<Scalar>,
       &softmax_curvature<Scalar>,
-      &add_weighted_gram<Scalar>,
+      &add_weighted_grams<Scalar>,
       &softmax<Scalar>,
       &sigmoid<Scalar>,
   };
