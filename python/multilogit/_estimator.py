@@ -109,9 +109,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
           Hessian-vector products (one pass over ``X`` each); few, costly iterations;
         - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
           problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
-        - ``"auto"``: ``"newton-cholesky"`` when a problem has few coefficients and ``X`` is
-          dense, else ``"lbfgs"`` (the rule and its measurements are in the C++ core's
-          ``training.hpp``).
+        - ``"auto"``: for dense ``X``, binary problems (ovr, ovo, two classes) take
+          ``"newton-cholesky"`` up to 256 coefficients and ``"newton-cg"`` beyond, softmax
+          takes ``"newton-cg"`` from 50000 samples and ``"lbfgs"`` below; sparse ``X`` takes
+          ``"lbfgs"`` (the rule and its measurements are in the C++ core's ``training.hpp``).
 
         With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;
         the Newton solvers raise ValueError.
