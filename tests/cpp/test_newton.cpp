@@ -12,6 +12,7 @@
 #include "blobs.hpp"
 #include "linear_loss.hpp"
 #include "links.hpp"
+#include "training.hpp"
 
 namespace {
 
@@ -242,6 +243,20 @@ TEST(NewtonSolvers, SolverNamesRoundTrip) {
     EXPECT_EQ(parse_solver(to_string(solver)), solver);
   }
   EXPECT_THROW(parse_solver("newton"), std::invalid_argument);
+}
+
+TEST(NewtonSolvers, AutoChoosesByShape) {
+  using detail::resolve_solver;
+  // Binary problems: the full Hessian while it is small, else conjugate gradients.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 401, 1, 50000, false), Solver::NewtonCg);
+  // Softmax: Newton-CG on many rows only.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, 10, 100000, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 442, 26, 15000, false), Solver::Lbfgs);
+  // Sparse X, and explicit choices, as asked.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, true), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, 1, 1000, false), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, 10, 10, true), Solver::NewtonCholesky);
 }
 
 }  // namespace
