@@ -131,6 +131,8 @@ constexpr Index kMaxCholeskyParameters = 4096;
 //                                ovo       65     0.026  0.037      0.067
 // and for one binary problem of make_classification(50000, d): p = 201: 0.81, 0.45, 0.36;
 // p = 401: 4.34, 1.70, 1.97; synthetic softmax at tol = 1e-4: lbfgs 2.50, newton-cg 1.74.
+// A second run on a quieter machine was 2-3 times faster throughout with the same ranking
+// (letter softmax: lbfgs 0.30, newton-cg 0.25).
 // A Hessian costs about p / 4 passes over X, so Newton-Cholesky pays off for binary problems
 // with few parameters (p <= 256), and Newton-CG beyond; for softmax the full Hessian
 // (n d^2 K^2 / 2) never pays, and Newton-CG's few, costly iterations pay on many rows only (a
