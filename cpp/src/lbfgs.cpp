@@ -15,8 +15,6 @@ namespace {
 constexpr double kArmijo = 1e-4;     // sufficient decrease
 constexpr double kCurvature = 0.9;   // strong Wolfe curvature
 constexpr int kMaxLineSearchEvaluations = 40;
-// Differences of f within this many units of its relative precision are taken as rounding.
-constexpr double kRoundingMargin = 64.0;
 
 // f and its derivative along the search direction at step a.
 struct LinePoint {
@@ -116,7 +114,7 @@ class LineSearch {
     // Approximate Wolfe: f equal to the lowest value so far up to rounding, and the slope
     // flattened as the Wolfe conditions ask. Bounding by the lowest value rather than by f at
     // the origin keeps rounding-sized increases from adding up over iterations.
-    const double rounding = kRoundingMargin * objective_.relative_precision() * std::abs(lowest_);
+    const double rounding = detail::rounding_of(objective_, lowest_);
     return p.value <= lowest_ + rounding && p.slope >= kCurvature * origin_.slope &&
            p.slope <= (2.0 * kArmijo - 1.0) * origin_.slope;
   }
@@ -185,16 +183,9 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
       result.status = SolverStatus::LineSearchFailed;
       break;
     }
-    ++result.n_iter;
     lowest = std::min(lowest, result.objective);
     result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-    if (settings.on_iteration) {
-      settings.on_iteration(result.n_iter, result.objective, result.gradient_norm);
-    }
-    if (result.gradient_norm <= settings.tol) {
-      result.status = SolverStatus::Converged;
-      break;
-    }
+    if (detail::finish_iteration(result, settings)) break;
     history.add(w - previous_w, gradient - previous_gradient);
   }
   return result;

@@ -1,4 +1,5 @@
-// The per-row losses of the linear units' scores: which kernel evaluates a chunk of them.
+// The per-row losses of the linear units' scores: which kernel evaluates a chunk of them, and
+// what each keeps of a row for the loss's second derivatives (its curvature).
 #pragma once
 
 #include <cmath>
@@ -15,28 +16,62 @@ inline double sigmoid(double x) {
 }
 
 // Binary logistic loss on one unit, positive for rows of class positive_class.
+// Curvature: one value per row, the weighted second derivative s p (1 - p).
 struct BinaryLink {
   static constexpr bool kShiftInvariant = false;
   int positive_class;
 
-  // Returns the chunk's weighted loss and turns its scores Z into the losses' derivatives.
+  // Returns the chunk's weighted loss and turns its scores Z into the losses' derivatives;
+  // writes the rows' curvature unless it is null.
   template <typename Scalar>
   double operator()(const KernelTable<Scalar>& kernels, Scalar* Z, KernelIndex rows,
-                    const int* labels, const double* weights) const {
-    return kernels.binary_loss(Z, rows, labels, positive_class, weights);
+                    const int* labels, const double* weights, Scalar* curvature) const {
+    return kernels.binary_loss(Z, rows, labels, positive_class, weights, curvature);
+  }
+
+  // In place: each row's direction scores U become the loss's Hessian applied to them.
+  template <typename Scalar>
+  void curvature_product(const KernelTable<Scalar>&, const Scalar* curvature,
+                         const double* /*weights, already in the curvature*/, Scalar* U,
+                         KernelIndex rows) const {
+    for (KernelIndex i = 0; i < rows; ++i) U[i] *= curvature[i];
+  }
+
+  // D[i] = d^2 loss_i / dz_k dz_l (one unit: k = l = 0).
+  template <typename Scalar>
+  void curvature_weights(const Scalar* curvature, const double*, KernelIndex rows, int, int,
+                         Scalar* D) const {
+    for (KernelIndex i = 0; i < rows; ++i) D[i] = curvature[i];
   }
 };
 
 // Multinomial cross-entropy on n_units scores: logsumexp(z) - z[label]. Adding the same number
 // to every score leaves it unchanged, so its exact gradient sums to zero over the units.
+// Curvature: the row's probabilities p (n_units values), the Hessian being s (diag(p) - p p^T).
 struct SoftmaxLink {
   static constexpr bool kShiftInvariant = true;
   int n_units;
 
   template <typename Scalar>
   double operator()(const KernelTable<Scalar>& kernels, Scalar* Z, KernelIndex rows,
-                    const int* labels, const double* weights) const {
-    return kernels.softmax_loss(Z, rows, n_units, labels, weights);
+                    const int* labels, const double* weights, Scalar* curvature) const {
+    return kernels.softmax_loss(Z, rows, n_units, labels, weights, curvature);
+  }
+
+  template <typename Scalar>
+  void curvature_product(const KernelTable<Scalar>& kernels, const Scalar* curvature,
+                         const double* weights, Scalar* U, KernelIndex rows) const {
+    kernels.softmax_curvature(curvature, weights, U, rows, n_units);
+  }
+
+  template <typename Scalar>
+  void curvature_weights(const Scalar* curvature, const double* weights, KernelIndex rows, int k,
+                         int l, Scalar* D) const {
+    for (KernelIndex i = 0; i < rows; ++i) {
+      const Scalar* p = curvature + i * n_units;
+      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      D[i] = weight * p[k] * ((k == l ? Scalar(1) : Scalar(0)) - p[l]);
+    }
   }
 };
 

@@ -7,6 +7,24 @@
 
 namespace multilogit {
 
+Solver parse_solver(std::string_view name) {
+  for (Solver solver : {Solver::Auto, Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+    if (name == to_string(solver)) return solver;
+  }
+  throw std::invalid_argument("unknown solver '" + std::string(name) +
+                              "': expected 'auto', 'lbfgs', 'newton-cg' or 'newton-cholesky'");
+}
+
+std::string_view to_string(Solver solver) {
+  switch (solver) {
+    case Solver::Auto: return "auto";
+    case Solver::Lbfgs: return "lbfgs";
+    case Solver::NewtonCg: return "newton-cg";
+    case Solver::NewtonCholesky: return "newton-cholesky";
+  }
+  return "unknown";
+}
+
 void TrainOptions::validate() const {
   if (!(C > 0.0)) {
     throw std::invalid_argument("C must be positive (or infinite for no penalty), got " +
@@ -27,6 +45,12 @@ void TrainOptions::validate() const {
   }
   if (lbfgs_memory < 1) {
     throw std::invalid_argument("lbfgs_memory must be >= 1, got " + std::to_string(lbfgs_memory));
+  }
+  if ((solver == Solver::NewtonCg || solver == Solver::NewtonCholesky) && l1_ratio > 0.0) {
+    throw std::invalid_argument("solver '" + std::string(to_string(solver)) +
+                                "' does not support l1_ratio > 0 (got l1_ratio = " +
+                                std::to_string(l1_ratio) +
+                                "): an L1 penalty needs solver 'auto' or 'lbfgs' (OWL-QN)");
   }
 }
 

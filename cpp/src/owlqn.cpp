@@ -77,7 +77,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
     Eigen::VectorXd trial(w.size());
     double trial_f = 0.0, trial_objective = 0.0;
     bool accepted = false;
-    const double rounding = 64.0 * objective.relative_precision() * std::abs(result.objective);
+    const double rounding = detail::rounding_of(objective, result.objective);
     for (int k = 0; k < kMaxBacktracks && !accepted; ++k, step *= 0.5) {
       trial = w + step * direction;
       for (Eigen::Index i = 0; i < w.size(); ++i) {
@@ -116,15 +116,8 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
     f = trial_f;
     result.objective = trial_objective;
     pg = pseudo_gradient(w, gradient, l1);
-    ++result.n_iter;
     result.gradient_norm = pg.lpNorm<Eigen::Infinity>();
-    if (settings.on_iteration) {
-      settings.on_iteration(result.n_iter, result.objective, result.gradient_norm);
-    }
-    if (result.gradient_norm <= settings.tol) {
-      result.status = SolverStatus::Converged;
-      break;
-    }
+    if (detail::finish_iteration(result, settings)) break;
   }
   return result;
 }

@@ -1,16 +1,16 @@
 // What the limited-memory quasi-Newton solvers share: the correction pairs with the two-loop
-// recursion, and the check of the starting point.
+// recursion.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <optional>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "multilogit/lbfgs.hpp"
+#include "solver_steps.hpp"
 
 namespace multilogit::detail {
 
@@ -58,17 +58,5 @@ class CurvatureHistory {
   std::deque<Pair> pairs_;
   std::vector<double> alpha_;
 };
-
-// How a solver ends before its first step: Converged when `result.gradient_norm` (the solver's
-// first-order measure at the start) is already within tol, LineSearchFailed when f or the
-// gradient is not finite; nothing when it should iterate.
-inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
-                                                   const Eigen::VectorXd& gradient, double tol) {
-  if (!std::isfinite(result.objective) || !gradient.allFinite()) {
-    return SolverStatus::LineSearchFailed;
-  }
-  if (result.gradient_norm <= tol) return SolverStatus::Converged;
-  return std::nullopt;
-}
 
 }  // namespace multilogit::detail

@@ -14,6 +14,7 @@
 #include "links.hpp"
 #include "multilogit/lbfgs.hpp"
 #include "multilogit/model.hpp"
+#include "multilogit/newton.hpp"
 #include "multilogit/options.hpp"
 #include "multilogit/trainers.hpp"
 #include "multilogit/types.hpp"
@@ -111,9 +112,49 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
   return rows;
 }
 
+// The full Hessian of newton-cholesky is p x p for p parameters: beyond this many (128 MiB of
+// Hessian, and as much for its factor) the solver is refused.
+constexpr Index kMaxCholeskyParameters = 4096;
+
+// The solver `requested` resolves to for a problem of n_parameters parameters (n_units units)
+// on n_rows rows of dense or sparse X, without an L1 part (which always takes OWL-QN).
+//
+// Auto, from benchmarks/bench_solvers.py at tol = 1e-8 (float64, C = 1, 2 busy cores; seconds
+// for the whole fit, solvers interleaved, best of 2):
+//   data (n x d, K)              strategy  p     lbfgs  newton-cg  newton-cholesky
+//   synthetic (100000 x 100, 10) softmax   1010  11.09   6.59      12.75
+//                                ovr       101    9.80   5.66       4.35
+//                                ovo       101   24.68  11.19       3.06
+//   letter (15000 x 16, 26)      softmax   442    0.62   0.58       2.55
+//                                ovr       17     0.45   0.27       0.24
+//                                ovo       17     0.43   0.32       0.22
+//   digits (1347 x 64, 10)       softmax   650    0.040  0.068      0.27
+//                                ovr       65     0.043  0.044      0.063
+//                                ovo       65     0.026  0.037      0.067
+// and for one binary problem of make_classification(50000, d): p = 201: 0.81, 0.45, 0.36;
+// p = 401: 4.34, 1.70, 1.97; synthetic softmax at tol = 1e-4: lbfgs 2.50, newton-cg 1.74.
+// A second run on a quieter machine was 2-3 times faster throughout with the same ranking
+// (letter softmax: lbfgs 0.30, newton-cg 0.25).
+// A Hessian costs about p / 4 passes over X, so Newton-Cholesky pays off for binary problems
+// with few parameters (p <= 256), and Newton-CG beyond; for softmax the full Hessian
+// (n d^2 K^2 / 2) never pays, and Newton-CG's few, costly iterations pay on many rows only (a
+// tie on letter's 15000, a loss on digits). Sparse X was not measured: L-BFGS, as before.
+inline Solver resolve_solver(Solver requested, Index n_parameters, int n_units, Index n_rows,
+                             bool sparse) {
+  constexpr Index kMaxAutoCholeskyParameters = 256;
+  constexpr Index kMinAutoSoftmaxNewtonRows = 50000;
+  if (requested != Solver::Auto) return requested;
+  if (sparse) return Solver::Lbfgs;
+  if (n_units == 1) {
+    return n_parameters <= kMaxAutoCholeskyParameters ? Solver::NewtonCholesky : Solver::NewtonCg;
+  }
+  return n_rows >= kMinAutoSoftmaxNewtonRows ? Solver::NewtonCg : Solver::Lbfgs;
+}
+
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
 template <class Loss>
-ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem) {
+ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
+                    int n_units, Index n_rows, bool sparse) {
   static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
   LbfgsSettings settings;
   settings.tol = options.tol;
@@ -129,8 +170,24 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
     };
   }
   const Eigen::VectorXd l1 = loss.l1_penalty();
-  const SolverResult result = l1.size() ? minimize_owlqn(loss, w, l1, settings)
-                                        : minimize_lbfgs(loss, w, settings);
+  const Solver solver = resolve_solver(options.solver, loss.dimension(), n_units, n_rows, sparse);
+  if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
+    throw std::invalid_argument(
+        "solver 'newton-cholesky' forms the full Hessian: at most " +
+        std::to_string(kMaxCholeskyParameters) + " parameters per problem, got " +
+        std::to_string(loss.dimension()) + "; use 'newton-cg' or 'lbfgs'");
+  }
+  loss.keep_curvature(!l1.size() && solver != Solver::Lbfgs);
+  SolverResult result;
+  if (l1.size()) {
+    result = minimize_owlqn(loss, w, l1, settings);
+  } else if (solver == Solver::NewtonCg) {
+    result = minimize_newton_cg(loss, w, settings);
+  } else if (solver == Solver::NewtonCholesky) {
+    result = minimize_newton_cholesky(loss, w, settings);
+  } else {
+    result = minimize_lbfgs(loss, w, settings);
+  }
   if (options.on_iteration) {
     std::lock_guard<std::mutex> lock(report_mutex);
     options.on_iteration(
@@ -190,7 +247,8 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
                                       options.fit_intercept, options.C, options.l1_ratio, pool);
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
-  const ProblemReport report = solve(loss, w, options, problem);
+  const ProblemReport report =
+      solve(loss, w, options, problem, 1, rows.size(), RowSet<Matrix>::kSparse);
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }

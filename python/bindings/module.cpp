@@ -208,11 +208,13 @@ py::dict fit(const py::object& X, const py::array& y, int n_classes, const std::
              const std::optional<py::function>& progress,
              const std::optional<py::array>& sample_weight,
              const std::optional<py::array>& initial_coef,
-             const std::optional<py::array>& initial_intercept, double l1_ratio) {
+             const std::optional<py::array>& initial_intercept, double l1_ratio,
+             const std::string& solver) {
   const auto labels = label_view(y);
   const auto weights = weight_view(sample_weight);
   multilogit::TrainOptions options = train_options(C, l1_ratio, fit_intercept, tol, max_iter);
   options.n_threads = n_threads;
+  options.solver = multilogit::parse_solver(solver);
   InterruptWatch interrupt;
   options.should_stop = [&interrupt] { return interrupt.should_stop(); };
   if (progress) {
@@ -375,7 +377,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("C"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
         py::arg("n_threads"), py::arg("progress") = py::none(), py::arg("sample_weight") = py::none(),
         py::arg("initial_coef") = py::none(), py::arg("initial_intercept") = py::none(),
-        py::arg("l1_ratio") = 0.0,
+        py::arg("l1_ratio") = 0.0, py::arg("solver") = "auto",
         "Trains a model; returns its coefficients and a report per sub-problem.");
 
   // Two classes give one score per row: a 1-D array, as scikit-learn's decision_function.

@@ -47,6 +47,7 @@ def fit(
     tol: float,
     max_iter: int,
     n_threads: int,
+    solver: str = "auto",
     progress: Callable[[int, int, float, float, bool], object] | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
     initial_coef: npt.NDArray[_Float] | None = None,
@@ -55,6 +56,7 @@ def fit(
     """Train a model; returns a dict with ``coef``, ``intercept``, ``n_iter``, ``converged``
     and ``objective`` (one entry per optimisation problem for the last three).
 
+    ``solver`` is ``"auto"``, ``"lbfgs"``, ``"newton-cg"`` or ``"newton-cholesky"``;
     ``progress`` is None or a callable ``(problem, iteration, objective, gradient_norm,
     finished)``; ``sample_weight`` is None or a contiguous float64 array; ``initial_coef`` and
     ``initial_intercept`` (X's dtype) warm-start every problem from a previous fit."""
@@ -73,6 +75,7 @@ def fit(
         initial_coef,
         initial_intercept,
         float(l1_ratio),
+        str(solver),
     )
 
 

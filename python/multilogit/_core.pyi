@@ -57,6 +57,7 @@ def fit(
     initial_coef: npt.NDArray[_Float] | None = None,
     initial_intercept: npt.NDArray[_Float] | None = None,
     l1_ratio: SupportsFloat | SupportsIndex = 0.0,
+    solver: str = "auto",  # "auto", "lbfgs", "newton-cg" or "newton-cholesky"
 ) -> _FitResult[_Float]:
     """Trains a model; returns its coefficients and a report per sub-problem."""
 

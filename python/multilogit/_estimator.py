@@ -64,7 +64,7 @@ def _warn_if_not_converged(converged, n_iter, params, names):
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Multi-class logistic regression with an L2 penalty, trained by L-BFGS.
+    """Multi-class logistic regression with an L2 or elastic-net penalty.
 
     Every strategy minimises the same per-problem objectives as scikit-learn's
     ``LogisticRegression(solver="lbfgs")``, so their optima coincide for equal ``C``:
@@ -100,7 +100,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     tol : float, default=1e-4
         Each solver stops once the max-norm of the gradient of its objective is at most ``tol``.
     max_iter : int, default=100
-        Maximum number of L-BFGS iterations per optimisation problem.
+        Maximum number of solver iterations per optimisation problem.
+    solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky"}, default="auto"
+        The solver of each optimisation problem; all reach the same optimum:
+
+        - ``"lbfgs"``: L-BFGS, cheap iterations (one pass over ``X`` each);
+        - ``"newton-cg"``: trust-region Newton, each step from conjugate gradients on
+          Hessian-vector products (one pass over ``X`` each); few, costly iterations;
+        - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
+          problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
+        - ``"auto"``: for dense ``X``, binary problems (ovr, ovo, two classes) take
+          ``"newton-cholesky"`` up to 256 coefficients and ``"newton-cg"`` beyond, softmax
+          takes ``"newton-cg"`` from 50000 samples and ``"lbfgs"`` below; sparse ``X`` takes
+          ``"lbfgs"`` (the rule and its measurements are in the C++ core's ``training.hpp``).
+
+        With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;
+        the Newton solvers raise ValueError.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplying the weight of each sample of that class (for every
         strategy, in every sub-problem the sample takes part in). ``"balanced"`` uses
@@ -150,6 +165,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         fit_intercept=True,
         tol=1e-4,
         max_iter=100,
+        solver="auto",
         class_weight=None,
         warm_start=False,
         n_threads=None,
@@ -161,6 +177,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.solver = solver
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.n_threads = n_threads

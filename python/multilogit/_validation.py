@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 STRATEGIES = ("softmax", "ovr", "ovo")
+SOLVERS = ("auto", "lbfgs", "newton-cg", "newton-cholesky")
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -63,6 +64,19 @@ def check_params(estimator):
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got l1_ratio={l1_ratio!r}.")
 
+    solver = estimator.solver
+    if not isinstance(solver, str):
+        raise TypeError(
+            f"solver must be one of {', '.join(map(repr, SOLVERS))}; got {_describe(solver)}."
+        )
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}; got {solver!r}.")
+    if solver.startswith("newton") and l1_ratio > 0:
+        raise ValueError(
+            f"solver={solver!r} does not support l1_ratio > 0 (got l1_ratio={l1_ratio!r}): an L1 "
+            "penalty needs solver='auto' or 'lbfgs' (OWL-QN)."
+        )
+
     tol = estimator.tol
     if not _is_real(tol):
         raise TypeError(f"tol must be a non-negative float; got {_describe(tol)}.")
@@ -96,6 +110,7 @@ def check_params(estimator):
         "max_iter": int(max_iter),
         "fit_intercept": bool(fit_intercept),
         "n_threads": int(n_threads),
+        "solver": solver,
         "verbose": int(verbose),
     }
 

@@ -82,7 +82,7 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
       kernels->linear_scores(block, W_s.data(), b_s.data(), k, out.data());
       EXPECT_LT((out.template cast<double>() - Z).cwiseAbs().maxCoeff(), tolerance * Z.cwiseAbs().maxCoeff());
 
-      const double loss = kernels->softmax_loss(out.data(), n, k, labels.data(), weights.data());
+      const double loss = kernels->softmax_loss(out.data(), n, k, labels.data(), weights.data(), nullptr);
       EXPECT_NEAR(loss, softmax_loss, 4 * tolerance * softmax_loss);
       EXPECT_LT((out.template cast<double>() - R).cwiseAbs().maxCoeff(), tolerance);
 
@@ -92,7 +92,7 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
       EXPECT_LT((gradient.array() - 1.0 - G.array()).abs().maxCoeff(), 4 * tolerance * G.cwiseAbs().maxCoeff());
 
       Vector<Scalar> z = Z.col(0).cast<Scalar>();
-      const double binary = kernels->binary_loss(z.data(), n, labels.data(), 2, weights.data());
+      const double binary = kernels->binary_loss(z.data(), n, labels.data(), 2, weights.data(), nullptr);
       EXPECT_NEAR(binary, binary_loss, 4 * tolerance * binary_loss);
       EXPECT_LT((z.template cast<double>() - r).cwiseAbs().maxCoeff(), tolerance);
     }
@@ -106,14 +106,14 @@ TYPED_TEST(KernelsOf, StableForHugeScores) {
     const int labels[3] = {0, 1, 1};
     Scalar z[3] = {Scalar(1e4), Scalar(1e4), Scalar(-1e4)};
     // Class 1 positive: losses log(1 + e^1e4) = 1e4, log(1 + e^-1e4) = 0, log(1 + e^1e4) = 1e4.
-    EXPECT_NEAR(kernels->binary_loss(z, 3, labels, 1, nullptr), 2e4, 1e-12 * 2e4);
+    EXPECT_NEAR(kernels->binary_loss(z, 3, labels, 1, nullptr, nullptr), 2e4, 1e-12 * 2e4);
     EXPECT_EQ(z[0], Scalar(1));
     EXPECT_LE(std::abs(z[1]), std::numeric_limits<Scalar>::min());  // e^-1e4, or a subnormal
     EXPECT_EQ(z[2], Scalar(-1));
 
     Scalar scores[3] = {Scalar(1e4), Scalar(-1e4), Scalar(0)};
     const int label = 1;
-    EXPECT_NEAR(kernels->softmax_loss(scores, 1, 3, &label, nullptr), 2e4, 1e-12 * 2e4);
+    EXPECT_NEAR(kernels->softmax_loss(scores, 1, 3, &label, nullptr, nullptr), 2e4, 1e-12 * 2e4);
     for (Scalar s : scores) EXPECT_TRUE(std::isfinite(s));
 
     Scalar p[4] = {Scalar(800), Scalar(-800), Scalar(0), Scalar(1)};

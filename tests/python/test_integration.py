@@ -42,6 +42,7 @@ def test_default_parameters():
         "fit_intercept": True,
         "tol": 1e-4,
         "max_iter": 100,
+        "solver": "auto",
         "class_weight": None,
         "warm_start": False,
         "n_threads": None,

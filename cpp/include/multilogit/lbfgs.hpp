@@ -2,35 +2,15 @@
 // conditions, and its orthant-wise variant OWL-QN for an added L1 penalty.
 #pragma once
 
-#include <functional>
-
 #include <Eigen/Core>
 
 #include "multilogit/objective.hpp"
+#include "multilogit/solver.hpp"
 
 namespace multilogit {
 
-enum class SolverStatus {
-  Converged,         // max-norm of the gradient at most tol
-  MaxIterations,     // stopped at max_iter
-  LineSearchFailed,  // no step decreases f any more (the tolerance is below what rounding allows)
-};
-
-struct SolverResult {
-  SolverStatus status = SolverStatus::MaxIterations;
-  int n_iter = 0;
-  double objective = 0.0;
-  double gradient_norm = 0.0;  // max-norm
-
-  bool converged() const { return status == SolverStatus::Converged; }
-};
-
-struct LbfgsSettings {
-  double tol = 1e-4;
-  int max_iter = 100;
-  int memory = 10;
-  // Called after each iteration with (iteration, f, max-norm of gradient).
-  std::function<void(int, double, double)> on_iteration;
+struct LbfgsSettings : SolverSettings {
+  int memory = 10;  // number of correction pairs kept
 };
 
 // Minimises `objective` starting from `w`, which holds the solution on return. Every accepted

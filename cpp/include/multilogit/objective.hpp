@@ -1,4 +1,5 @@
-// The interface every solver minimises: a smooth function of a parameter vector.
+// The interfaces solvers minimise: a smooth function of a parameter vector, and one that also
+// offers its second derivatives.
 #pragma once
 
 #include <limits>
@@ -20,6 +21,19 @@ class Objective {
   // Relative rounding error of the values evaluate() returns. Solvers stop trusting
   // differences of f below it and judge progress by the gradient instead.
   virtual double relative_precision() const { return std::numeric_limits<double>::epsilon(); }
+};
+
+// Second derivatives are taken at the point of the most recent evaluate() call, which keeps
+// what they need: a solver evaluates f where it wants curvature.
+class SecondOrderObjective : public Objective {
+ public:
+  // Writes H v into `product` (already sized).
+  virtual void hessian_product(const Eigen::VectorXd& v, Eigen::VectorXd& product) = 0;
+
+  // Writes the dimension() x dimension() Hessian into `hessian` (resized as needed). Along
+  // directions in which f is exactly flat whatever w (if any), where the gradient has no
+  // component either, it may hold any positive curvature so that Newton systems stay regular.
+  virtual void hessian(Eigen::MatrixXd& hessian) = 0;
 };
 
 }  // namespace multilogit

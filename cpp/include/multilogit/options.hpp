@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <stdexcept>
+#include <string_view>
 
 namespace multilogit {
 
@@ -16,6 +17,22 @@ struct IterationInfo {
   bool finished = false;   // the problem's last report: its solver has stopped
 };
 
+// The solver of each optimisation problem. With an L1 part in the penalty (l1_ratio > 0 and C
+// finite) it is always OWL-QN, which Auto and Lbfgs pick; the Newton solvers refuse it.
+enum class Solver {
+  Auto,            // by the problem's shape: see the rule in training.hpp
+  Lbfgs,           // L-BFGS (OWL-QN with an L1 part)
+  NewtonCg,        // trust-region Newton with conjugate gradients (newton.hpp)
+  NewtonCholesky,  // Newton with the full Hessian: for few parameters
+};
+
+// Parses "auto", "lbfgs", "newton-cg" or "newton-cholesky"; throws std::invalid_argument
+// otherwise.
+Solver parse_solver(std::string_view name);
+
+// The name parse_solver reads.
+std::string_view to_string(Solver solver);
+
 struct TrainOptions {
   double C = 1.0;             // inverse regularisation strength; infinity means no penalty
   // Elastic-net mixing in [0, 1]: the penalty is (l1_ratio ||W||_1 + (1 - l1_ratio) ||W||^2 / 2)
@@ -26,6 +43,7 @@ struct TrainOptions {
   int max_iter = 100;         // solver iterations per problem
   int n_threads = 0;          // 0 means all hardware threads; results do not depend on it
   int lbfgs_memory = 10;      // number of correction pairs kept by L-BFGS
+  Solver solver = Solver::Auto;
 
   // Called after every iteration of every problem; calls are serialised but may come from
   // worker threads.

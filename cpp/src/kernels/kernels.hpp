@@ -45,13 +45,26 @@ struct KernelTable {
   // Multinomial cross-entropy of rows x k scores Z against class indices `labels`, weighted by
   // `weights` (null: 1). Returns the weighted sum of the losses and overwrites Z with the
   // weighted residuals (softmax(z) - onehot(label)) * weight, the derivative of each row's loss.
+  // Unless null, P (rows x k, row-major) receives the probabilities softmax(z).
   double (*softmax_loss)(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
-                         const double* weights);
+                         const double* weights, Scalar* P);
 
   // Binary logistic loss of one score per row, positive when labels[i] == positive_class.
-  // Returns the weighted loss and overwrites z with the weighted derivative.
+  // Returns the weighted loss and overwrites z with the weighted derivative. Unless null,
+  // `curvature` receives the weighted second derivative weight * sigmoid(z) * sigmoid(-z).
   double (*binary_loss)(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
-                        const double* weights);
+                        const double* weights, Scalar* curvature);
+
+  // In place: each row u of U (rows x k) becomes weight * (diag(p) - p p^T) u, the softmax
+  // loss's Hessian applied to u, with p the row of P and weights null for 1.
+  void (*softmax_curvature)(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
+                            KernelIndex k);
+
+  // G_j += A^T diag(D_j) A for j < n_weights, with A = X, or [X 1] when with_ones (a column of
+  // ones appended). D holds the weight vectors side by side (rows x n_weights, column-major), G
+  // the Gram matrices side by side (m x (m n_weights), column-major float64, m the width of A).
+  void (*add_weighted_grams)(const DenseBlock<Scalar>& X, const Scalar* D, KernelIndex n_weights,
+                             bool with_ones, double* G);
 
   // In place: each row of Z (rows x k) becomes softmax(row).
   void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);

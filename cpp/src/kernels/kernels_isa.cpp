@@ -173,7 +173,7 @@ void apply(const Scalar* in, Scalar* out, KernelIndex size) {
 
 template <typename Scalar>
 double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
-                    const double* weights) {
+                    const double* weights, Scalar* P) {
   Column<Scalar> picked(rows), sums(rows), log_sums(rows);
   for (KernelIndex i = 0; i < rows; ++i) {
     Scalar* z = Z + i * k;
@@ -194,8 +194,12 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     loss += (weights ? weights[i] : 1.0) *
             (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
-    const Scalar scale = weight / sums[i];
     Scalar* r = Z + i * k;
+    if (P) {
+      Scalar* p = P + i * k;
+      for (KernelIndex j = 0; j < k; ++j) p[j] = r[j] / sums[i];
+    }
+    const Scalar scale = weight / sums[i];
     for (KernelIndex j = 0; j < k; ++j) r[j] *= scale;
     r[labels[i]] -= weight;
   }
@@ -204,7 +208,7 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
 
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
-                   const double* weights) {
+                   const double* weights, Scalar* curvature) {
   // With margin m = t z (t = +1 for the positive class, else -1) and e = exp(-|m|):
   // loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in z = -t sigmoid(-m).
   Column<Scalar> e(rows), log_u(rows);
@@ -221,6 +225,11 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
     const Scalar log1p_e = log_u[i] - ((u - Scalar(1)) - e[i]) / u;
     const Scalar row_loss = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
     const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
+    if (curvature) {
+      // sigmoid(|z|) sigmoid(-|z|) = (1 / u) (e / u), free of cancellation.
+      const Scalar row_curvature = e[i] / (u * u);
+      curvature[i] = weights ? row_curvature * static_cast<Scalar>(weights[i]) : row_curvature;
+    }
     if (weights) {
       loss += weights[i] * static_cast<double>(row_loss);
       z[i] = -t * sigmoid_of_minus_margin * static_cast<Scalar>(weights[i]);
@@ -230,6 +239,55 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
     }
   }
   return loss;
+}
+
+template <typename Scalar>
+void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
+                       KernelIndex k) {
+  for (KernelIndex i = 0; i < rows; ++i) {
+    const Scalar* p = P + i * k;
+    Scalar* u = U + i * k;
+    Scalar mean = p[0] * u[0];  // p . u, the mean of u under p
+    for (KernelIndex j = 1; j < k; ++j) mean += p[j] * u[j];
+    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+    for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (u[j] - mean);
+  }
+}
+
+template <typename Scalar>
+void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, KernelIndex n_weights,
+                        bool with_ones, double* G) {
+  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+  const KernelIndex rows = block.rows, d = block.cols, m = with_ones ? d + 1 : d;
+  // [X 1] copied once into our own buffer: how Eigen splits a product into vector packets may
+  // depend on the address of its operands, which are then always aligned alike.
+  Matrix A(rows, m);
+  with_block(block, [&](const auto& X) { A.leftCols(d) = X; });
+  if (with_ones) A.col(d).setOnes();
+  Matrix scaled(rows, m), product(m, m);
+  for (KernelIndex j = 0; j < n_weights; ++j) {
+    const Eigen::Map<const Column<Scalar>> weights(D + j * rows, rows);
+    bool nonnegative = true, nonpositive = true;
+    for (KernelIndex i = 0; i < rows; ++i) {
+      nonnegative = nonnegative && weights[i] >= Scalar(0);
+      nonpositive = nonpositive && weights[i] <= Scalar(0);
+    }
+    if (nonnegative || nonpositive) {
+      // Weights of one sign s (always, for logistic losses): A^T diag(D) A = s B^T B with
+      // B = diag(sqrt|D|) A, a symmetric rank update at half the cost of a general product.
+      const Column<Scalar> roots = weights.abs().sqrt();
+      scaled = roots.matrix().asDiagonal() * A;
+      product.setZero();
+      product.template selfadjointView<Eigen::Lower>().rankUpdate(
+          scaled.transpose(), nonnegative ? Scalar(1) : Scalar(-1));
+      const Matrix lower = product;
+      product.template triangularView<Eigen::StrictlyUpper>() = lower.transpose();
+    } else {
+      scaled = weights.matrix().asDiagonal() * A;
+      product.noalias() = scaled.transpose() * A;
+    }
+    Eigen::Map<Eigen::MatrixXd>(G + j * m * m, m, m) += product.template cast<double>();
+  }
 }
 
 template <typename Scalar>
@@ -273,6 +331,8 @@ const KernelTable<Scalar>& kernel_table() {
       &add_transposed_product<Scalar>,
       &softmax_loss<Scalar>,
       &binary_loss<Scalar>,
+      &softmax_curvature<Scalar>,
+      &add_weighted_grams<Scalar>,
       &softmax<Scalar>,
       &all_finite<Scalar>,
       &sigmoid<Scalar>,

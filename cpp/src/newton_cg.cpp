@@ -1,0 +1,127 @@
+// Trust-region Newton (Lin, Weng & Keerthi 2008, after Moré & Sorensen): each step minimises
+// the quadratic model g.s + s.H s / 2 inside ||s|| <= radius by conjugate gradients, stopped
+// early at the region's boundary or on negative curvature (Steihaug 1983), or once the residual
+// is small relative to the gradient (an inexact Newton step with forcing term
+// min(0.5, sqrt(||g||)), which keeps convergence superlinear).
+#include <algorithm>
+#include <cmath>
+
+#include "multilogit/newton.hpp"
+#include "solver_steps.hpp"
+
+namespace multilogit {
+namespace {
+
+constexpr double kAcceptRatio = 1e-4;  // accept when f drops by this share of the prediction
+constexpr double kShrinkRatio = 0.25;  // below this share the model was poor: shrink the region
+constexpr double kGrowRatio = 0.75;    // above it the model was good: let the region grow
+constexpr int kMaxRejections = 30;     // rejected steps in a row before giving up
+
+// The step of one trust-region iteration with its predicted decrease -(g.s + s.H s / 2).
+struct ModelStep {
+  Eigen::VectorXd step;
+  double predicted_decrease = 0.0;
+};
+
+// tau >= 0 with ||s + tau d|| = radius (s inside the region).
+double to_boundary(const Eigen::VectorXd& s, const Eigen::VectorXd& d, double radius) {
+  const double sd = s.dot(d), dd = d.squaredNorm(), ss = s.squaredNorm();
+  const double root = std::sqrt(std::max(sd * sd + dd * (radius * radius - ss), 0.0));
+  // The two algebraically equal forms of the positive root, whichever avoids cancellation.
+  return sd >= 0 ? (radius * radius - ss) / (sd + root) : (root - sd) / dd;
+}
+
+ModelStep steihaug_cg(SecondOrderObjective& objective, const Eigen::VectorXd& gradient,
+                      double radius) {
+  const Eigen::Index n = gradient.size();
+  const double gradient_norm = gradient.norm();
+  const double tolerance = std::min(0.5, std::sqrt(gradient_norm)) * gradient_norm;
+  Eigen::VectorXd s = Eigen::VectorXd::Zero(n);
+  Eigen::VectorXd residual = -gradient;  // -g - H s
+  Eigen::VectorXd direction = residual;
+  Eigen::VectorXd Hd(n);
+  double rr = residual.squaredNorm();
+  for (Eigen::Index k = 0; k < n && std::sqrt(rr) > tolerance; ++k) {
+    objective.hessian_product(direction, Hd);
+    const double curvature = direction.dot(Hd);
+    if (!(curvature > 0.0)) {  // the model is unbounded along d: go to the boundary
+      const double tau = to_boundary(s, direction, radius);
+      s += tau * direction;
+      residual -= tau * Hd;
+      break;
+    }
+    const double alpha = rr / curvature;
+    if ((s + alpha * direction).norm() >= radius) {
+      const double tau = to_boundary(s, direction, radius);
+      s += tau * direction;
+      residual -= tau * Hd;
+      break;
+    }
+    s += alpha * direction;
+    residual -= alpha * Hd;
+    const double next_rr = residual.squaredNorm();
+    direction = residual + (next_rr / rr) * direction;
+    rr = next_rr;
+  }
+  // With r = -g - H s: g.s + s.H s / 2 = (g.s - r.s) / 2.
+  const double predicted = -0.5 * (gradient.dot(s) - residual.dot(s));
+  return {std::move(s), predicted};
+}
+
+}  // namespace
+
+SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd& w,
+                                const SolverSettings& settings) {
+  Eigen::VectorXd gradient(w.size()), trial_gradient(w.size()), trial(w.size());
+  SolverResult result;
+  result.objective = objective.evaluate(w, gradient);
+  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
+  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
+    result.status = *status;
+    return result;
+  }
+
+  double radius = gradient.norm();
+  int rejections = 0;
+  result.status = SolverStatus::MaxIterations;
+  while (result.n_iter < settings.max_iter) {
+    const ModelStep model = steihaug_cg(objective, gradient, radius);
+    const double step_norm = model.step.norm();
+    trial = w + model.step;
+    const double trial_value = objective.evaluate(trial, trial_gradient);
+    const double rounding = detail::rounding_of(objective, result.objective);
+    const bool accepted = detail::accept_newton_trial(
+        result.objective, trial_value, kAcceptRatio * model.predicted_decrease, rounding,
+        result.gradient_norm,
+        [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });
+    if (model.predicted_decrease > rounding) {
+      const double ratio = (result.objective - trial_value) / model.predicted_decrease;
+      if (!(ratio >= kShrinkRatio)) {
+        radius = kShrinkRatio * std::min(radius, step_norm);
+      } else if (ratio > kGrowRatio) {
+        radius = std::max(radius, 2.0 * step_norm);
+      }
+    } else if (!accepted) {
+      // Rounding hides how good the model was; the step did not shrink the gradient.
+      radius = kShrinkRatio * std::min(radius, step_norm);
+    }
+    if (!accepted) {
+      if (++rejections > kMaxRejections || !(radius > 0.0)) {
+        result.status = SolverStatus::LineSearchFailed;
+        break;
+      }
+      // Second derivatives are taken at the last point evaluated: return to w.
+      objective.evaluate(w, gradient);
+      continue;
+    }
+    rejections = 0;
+    w.swap(trial);
+    gradient.swap(trial_gradient);
+    result.objective = trial_value;
+    result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
+    if (detail::finish_iteration(result, settings)) break;
+  }
+  return result;
+}
+
+}  // namespace multilogit

@@ -1,0 +1,262 @@
+// Second derivatives of the linear loss and the Newton solvers built on them.
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <Eigen/SparseCore>
+
+#include <multilogit/multilogit.hpp>
+
+#include "blobs.hpp"
+#include "linear_loss.hpp"
+#include "links.hpp"
+#include "training.hpp"
+
+namespace {
+
+using namespace multilogit;
+using test_data::make_blobs;
+
+using ColMajorView = MatrixView<double, Eigen::ColMajor>;
+using RowMajorView = MatrixView<double, Eigen::RowMajor>;
+using CsrView = SparseView<double, Eigen::RowMajor, int>;
+
+const Strategy kStrategies[] = {Strategy::Softmax, Strategy::OneVsAll, Strategy::OneVsOne};
+
+// 1200 weighted rows: several chunks per slab and several slabs (the dense chunk is 4096 / d
+// rows at d = 64), with some entries zeroed so that CSR is genuinely sparse.
+struct Problem {
+  Eigen::MatrixXd X;
+  Eigen::VectorXi y;
+  Eigen::VectorXd weights;
+};
+
+Problem make_problem(int n_classes) {
+  auto blobs = make_blobs(n_classes, 1200 / n_classes, 64, 2.0);
+  for (Index i = 0; i < blobs.X.rows(); ++i) {
+    for (Index j = 0; j < blobs.X.cols(); ++j) {
+      if ((i * 5 + j * 3) % 3 == 0) blobs.X(i, j) = 0;
+    }
+  }
+  blobs.X /= 4.0;
+  return {blobs.X, blobs.y, Eigen::VectorXd::LinSpaced(blobs.X.rows(), 0.0, 2.0)};
+}
+
+// Checks H v against central differences of the gradient along v, and the full Hessian
+// against H v, at a point away from the optimum.
+template <typename Matrix, class Link>
+void check_second_derivatives(const Matrix& X, const Problem& problem, const Link& link,
+                              int n_units, bool fit_intercept, double C) {
+  detail::ThreadPool pool(2);
+  detail::LinearLoss<Matrix, Link> loss(detail::RowSet<Matrix>(X), problem.y.data(),
+                                        problem.weights.data(), link, n_units, fit_intercept, C,
+                                        0.0, &pool);
+  loss.keep_curvature(true);
+  const Index p = loss.dimension();
+  const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(p, -0.2, 0.3);
+  Eigen::VectorXd g(p), g_plus(p), g_minus(p), Hv(p);
+  Eigen::MatrixXd H;
+  for (int trial = 0; trial < 3; ++trial) {
+    Eigen::VectorXd v = Eigen::VectorXd::Random(p);
+    if (Link::kShiftInvariant) {  // the gradient lives orthogonally to the flat directions
+      const Index d = X.cols();
+      Eigen::Map<Eigen::MatrixXd> V(v.data(), d, n_units);
+      V.colwise() -= V.rowwise().mean();
+      if (fit_intercept) v.tail(n_units).array() -= v.tail(n_units).mean();
+    }
+    const double h = 1e-5;
+    loss.evaluate(w + h * v, g_plus);
+    loss.evaluate(w - h * v, g_minus);
+    loss.evaluate(w, g);
+    loss.hessian_product(v, Hv);
+    const Eigen::VectorXd numeric = (g_plus - g_minus) / (2 * h);
+    EXPECT_LT((Hv - numeric).norm(), 1e-7 * numeric.norm()) << "trial " << trial;
+    loss.hessian(H);
+    EXPECT_LT((H * v - Hv).norm(), 1e-10 * Hv.norm()) << "trial " << trial;
+  }
+}
+
+template <class Link>
+void check_every_storage(int n_classes, const Link& link, int n_units) {
+  const Problem problem = make_problem(n_classes);
+  const RowMatrix<double> row_major = problem.X;
+  const Eigen::SparseMatrix<double, Eigen::RowMajor> csr = problem.X.sparseView();
+  const CsrView sparse(csr.rows(), csr.cols(), csr.nonZeros(), csr.outerIndexPtr(),
+                       csr.innerIndexPtr(), csr.valuePtr());
+  for (bool fit_intercept : {true, false}) {
+    SCOPED_TRACE(fit_intercept ? "with intercept" : "without intercept");
+    check_second_derivatives(ColMajorView(problem.X), problem, link, n_units, fit_intercept, 0.5);
+    check_second_derivatives(RowMajorView(row_major), problem, link, n_units, fit_intercept, 0.5);
+    check_second_derivatives(sparse, problem, link, n_units, fit_intercept, 0.5);
+  }
+}
+
+TEST(SecondDerivatives, BinaryMatchFiniteDifferences) {
+  check_every_storage(3, detail::BinaryLink{1}, 1);
+}
+
+TEST(SecondDerivatives, SoftmaxMatchFiniteDifferences) {
+  check_every_storage(4, detail::SoftmaxLink{4}, 4);
+}
+
+TEST(SecondDerivatives, IdenticalForAnyThreadCount) {
+  const Problem problem = make_problem(3);
+  const ColMajorView X(problem.X);
+  Eigen::VectorXd reference_Hv;
+  Eigen::MatrixXd reference_H;
+  for (int threads : {1, 3}) {
+    detail::ThreadPool pool(threads);
+    detail::LinearLoss<ColMajorView, detail::SoftmaxLink> loss(
+        detail::RowSet<ColMajorView>(X), problem.y.data(), problem.weights.data(),
+        detail::SoftmaxLink{3}, 3, true, 1.0, 0.0, &pool);
+    loss.keep_curvature(true);
+    const Eigen::VectorXd w = Eigen::VectorXd::LinSpaced(loss.dimension(), -0.1, 0.1);
+    Eigen::VectorXd g(loss.dimension()), Hv(loss.dimension());
+    Eigen::MatrixXd H;
+    loss.evaluate(w, g);
+    loss.hessian_product(Eigen::VectorXd::LinSpaced(loss.dimension(), 1.0, -2.0), Hv);
+    loss.hessian(H);
+    if (threads == 1) {
+      reference_Hv = Hv;
+      reference_H = H;
+    } else {
+      EXPECT_TRUE((Hv.array() == reference_Hv.array()).all());
+      EXPECT_TRUE((H.array() == reference_H.array()).all());
+    }
+  }
+}
+
+TEST(SecondDerivatives, NeedCurvatureKept) {
+  const Problem problem = make_problem(3);
+  const ColMajorView X(problem.X);
+  detail::LinearLoss<ColMajorView, detail::BinaryLink> loss(
+      detail::RowSet<ColMajorView>(X), problem.y.data(), nullptr, detail::BinaryLink{0}, 1, true,
+      1.0, 0.0, nullptr);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension()), g(loss.dimension());
+  loss.evaluate(w, g);
+  EXPECT_THROW(loss.hessian_product(w, g), std::logic_error);
+}
+
+TrainOptions tight(Solver solver, int n_threads = 1) {
+  TrainOptions options;
+  options.tol = 1e-9;
+  options.max_iter = 1000;
+  options.n_threads = n_threads;
+  options.solver = solver;
+  return options;
+}
+
+// The L-BFGS optimum, to which every solver must agree within what tol allows.
+template <typename Data>
+void check_same_optimum(const Data& X, const Eigen::VectorXi& y, int n_classes, double C,
+                        bool fit_intercept) {
+  for (Strategy strategy : kStrategies) {
+    TrainOptions options = tight(Solver::Lbfgs);
+    options.C = C;
+    options.fit_intercept = fit_intercept;
+    const auto reference = make_trainer<double>(strategy, options)->fit(X, y, n_classes);
+    for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky, Solver::Auto}) {
+      SCOPED_TRACE(std::string(to_string(strategy)) + " " + std::string(to_string(solver)));
+      options.solver = solver;
+      const auto model = make_trainer<double>(strategy, options)->fit(X, y, n_classes);
+      for (const auto& report : model.reports()) {
+        EXPECT_TRUE(report.converged());
+        EXPECT_LE(report.gradient_norm, 1e-9);
+      }
+      for (size_t k = 0; k < model.reports().size(); ++k) {
+        EXPECT_NEAR(model.reports()[k].objective, reference.reports()[k].objective,
+                    1e-10 * std::abs(reference.reports()[k].objective));
+      }
+      EXPECT_LT((model.coef() - reference.coef()).norm(), 1e-6 * reference.coef().norm());
+      EXPECT_LT((model.intercept() - reference.intercept()).norm(),
+                1e-6 * (reference.coef().norm() + reference.intercept().norm()));
+    }
+  }
+}
+
+TEST(NewtonSolvers, ReachTheLbfgsOptimumForEveryStrategy) {
+  const auto data = make_blobs(4, 150, 6, 2.5);
+  check_same_optimum(data.X, data.y, 4, 1.0, true);
+  check_same_optimum(data.X, data.y, 4, 100.0, false);
+  const auto two = make_blobs(2, 150, 6, 2.5);
+  check_same_optimum(two.X, two.y, 2, 1.0, true);
+}
+
+TEST(NewtonSolvers, ReachTheLbfgsOptimumOnSparseData) {
+  const Problem problem = make_problem(3);
+  const Eigen::SparseMatrix<double, Eigen::RowMajor> csr = problem.X.sparseView();
+  check_same_optimum(CsrView(csr.rows(), csr.cols(), csr.nonZeros(), csr.outerIndexPtr(),
+                             csr.innerIndexPtr(), csr.valuePtr()),
+                     problem.y, 3, 1.0, true);
+}
+
+TEST(NewtonSolvers, IdenticalForAnyThreadCount) {
+  const auto data = make_blobs(3, 2000, 8, 2.5);
+  for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky}) {
+    for (Strategy strategy : kStrategies) {
+      const auto reference = train(strategy, data.X, data.y, 3, tight(solver, 1));
+      const auto other = train(strategy, data.X, data.y, 3, tight(solver, 3));
+      EXPECT_TRUE((other.coef().array() == reference.coef().array()).all());
+      EXPECT_TRUE((other.intercept().array() == reference.intercept().array()).all());
+    }
+  }
+}
+
+TEST(NewtonSolvers, HonourMaxIterAndReportEveryIteration) {
+  const auto data = make_blobs(3, 200, 5, 1.0);
+  for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky}) {
+    TrainOptions options = tight(solver);
+    options.max_iter = 2;
+    std::vector<int> iterations;
+    options.on_iteration = [&](const IterationInfo& info) {
+      if (!info.finished) iterations.push_back(info.iteration);
+    };
+    const auto model = train(Strategy::Softmax, data.X, data.y, 3, options);
+    EXPECT_EQ(model.reports()[0].n_iter, 2);
+    EXPECT_EQ(model.reports()[0].status, SolverStatus::MaxIterations);
+    EXPECT_EQ(iterations, (std::vector<int>{1, 2}));
+  }
+}
+
+TEST(NewtonSolvers, RefuseAnL1Penalty) {
+  for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky}) {
+    TrainOptions options;
+    options.solver = solver;
+    options.l1_ratio = 0.5;
+    try {
+      options.validate();
+      ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_NE(std::string(error.what()).find(std::string(to_string(solver))), std::string::npos);
+      EXPECT_NE(std::string(error.what()).find("l1_ratio"), std::string::npos);
+    }
+  }
+  TrainOptions options;
+  options.l1_ratio = 0.5;
+  EXPECT_NO_THROW(options.validate());  // auto takes OWL-QN
+}
+
+TEST(NewtonSolvers, SolverNamesRoundTrip) {
+  for (Solver solver : {Solver::Auto, Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+    EXPECT_EQ(parse_solver(to_string(solver)), solver);
+  }
+  EXPECT_THROW(parse_solver("newton"), std::invalid_argument);
+}
+
+TEST(NewtonSolvers, AutoChoosesByShape) {
+  using detail::resolve_solver;
+  // Binary problems: the full Hessian while it is small, else conjugate gradients.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 401, 1, 50000, false), Solver::NewtonCg);
+  // Softmax: Newton-CG on many rows only.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, 10, 100000, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 442, 26, 15000, false), Solver::Lbfgs);
+  // Sparse X, and explicit choices, as asked.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, true), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, 1, 1000, false), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, 10, 10, true), Solver::NewtonCholesky);
+}
+
+}  // namespace
