@@ -347,8 +347,9 @@ def _report_lines(
             "",
             *report.roofline_table(costs),
             "",
-            "per iteration: (time of a fit capped at k2 iterations − at k1) / (k2 − k1), tol=0, "
-            "best of the repeats. roofline: max(bytes of X / read bandwidth, 4·n·d·K / GEMM "
+            "per iteration: (time of a fit capped at k2 iterations − at k1) / (k2 − k1), with "
+            'solver="lbfgs" (one loss-and-gradient evaluation per iteration), tol=0, best of the '
+            "repeats. roofline: max(bytes of X / read bandwidth, 4·n·d·K / GEMM "
             "peak).",
         ]
     if scaling:
