@@ -154,12 +154,7 @@ SolverResult minimize_lbfgs(Objective& objective, Eigen::VectorXd& w,
                             const LbfgsSettings& settings) {
   Eigen::VectorXd gradient(w.size());
   SolverResult result;
-  result.objective = objective.evaluate(w, gradient);
-  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
-    result.status = *status;
-    return result;
-  }
+  if (detail::start_at(objective, w, gradient, settings.tol, result)) return result;
 
   detail::CurvatureHistory history(settings.memory);
   double lowest = result.objective;

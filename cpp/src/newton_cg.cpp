@@ -74,12 +74,7 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
                                 const SolverSettings& settings) {
   Eigen::VectorXd gradient(w.size()), trial_gradient(w.size()), trial(w.size());
   SolverResult result;
-  result.objective = objective.evaluate(w, gradient);
-  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
-    result.status = *status;
-    return result;
-  }
+  if (detail::start_at(objective, w, gradient, settings.tol, result)) return result;
 
   double radius = gradient.norm();
   int rejections = 0;
@@ -115,11 +110,10 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
       continue;
     }
     rejections = 0;
-    w.swap(trial);
-    gradient.swap(trial_gradient);
-    result.objective = trial_value;
-    result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-    if (detail::finish_iteration(result, settings)) break;
+    if (detail::accept_newton_step(w, gradient, trial, trial_gradient, trial_value, result,
+                                   settings)) {
+      break;
+    }
   }
   return result;
 }

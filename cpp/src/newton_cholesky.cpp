@@ -42,12 +42,7 @@ SolverResult minimize_newton_cholesky(SecondOrderObjective& objective, Eigen::Ve
   Eigen::VectorXd gradient(w.size()), trial_gradient(w.size()), trial(w.size());
   Eigen::MatrixXd hessian;
   SolverResult result;
-  result.objective = objective.evaluate(w, gradient);
-  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-  if (const auto status = detail::status_at_start(result, gradient, settings.tol)) {
-    result.status = *status;
-    return result;
-  }
+  if (detail::start_at(objective, w, gradient, settings.tol, result)) return result;
 
   result.status = SolverStatus::MaxIterations;
   while (result.n_iter < settings.max_iter) {
@@ -74,11 +69,10 @@ SolverResult minimize_newton_cholesky(SecondOrderObjective& objective, Eigen::Ve
       result.status = SolverStatus::LineSearchFailed;
       break;
     }
-    w.swap(trial);
-    gradient.swap(trial_gradient);
-    result.objective = trial_value;
-    result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
-    if (detail::finish_iteration(result, settings)) break;
+    if (detail::accept_newton_step(w, gradient, trial, trial_gradient, trial_value, result,
+                                   settings)) {
+      break;
+    }
   }
   return result;
 }

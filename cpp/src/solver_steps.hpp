@@ -32,6 +32,17 @@ inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
   return std::nullopt;
 }
 
+// The start of a solver of the smooth f: evaluates f and its gradient at w into `result` and
+// `gradient`; returns true, with result's status set, when there is nothing to iterate.
+inline bool start_at(Objective& objective, const Eigen::VectorXd& w, Eigen::VectorXd& gradient,
+                     double tol, SolverResult& result) {
+  result.objective = objective.evaluate(w, gradient);
+  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
+  const std::optional<SolverStatus> status = status_at_start(result, gradient, tol);
+  if (status) result.status = *status;
+  return status.has_value();
+}
+
 // Whether a trial point of a Newton method is progress from the current point, of value
 // `value` and gradient max-norm `norm`: f must drop by at least `wanted` (> 0) when that is
 // beyond the `rounding` of f. Below it, differences of f are rounding, which would let noise
@@ -57,6 +68,19 @@ inline bool finish_iteration(SolverResult& result, const SolverSettings& setting
   if (result.gradient_norm > settings.tol) return false;
   result.status = SolverStatus::Converged;
   return true;
+}
+
+// Moves a Newton method to its accepted trial point (value, gradient) and ends the iteration as
+// finish_iteration does.
+inline bool accept_newton_step(Eigen::VectorXd& w, Eigen::VectorXd& gradient,
+                               Eigen::VectorXd& trial, Eigen::VectorXd& trial_gradient,
+                               double trial_value, SolverResult& result,
+                               const SolverSettings& settings) {
+  w.swap(trial);
+  gradient.swap(trial_gradient);
+  result.objective = trial_value;
+  result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
+  return finish_iteration(result, settings);
 }
 
 }  // namespace multilogit::detail
