@@ -272,7 +272,7 @@ class LinearLoss final : public SecondOrderObjective {
       Z.noalias() = X_chunk * coef;
       if (fit_intercept_) Z.rowwise() += intercept.transpose();
     } else {
-      kernels_.linear_scores(dense_block(X_chunk), coef.data(),
+      kernels_.linear_scores(X_chunk, coef.data(),
                              fit_intercept_ ? intercept.data() : nullptr, n_units_, Z.data());
     }
   }
@@ -283,13 +283,14 @@ class LinearLoss final : public SecondOrderObjective {
     if constexpr (kSparse) {
       slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
       slab.partial_W += slab.chunk_grad.template cast<double>();
+      if (fit_intercept_) {
+        slab.partial_b += slab.residuals.colwise().sum().transpose().template cast<double>();
+      }
     } else {
       slab.chunk_grad.resize(rows_.n_features(), n_units_);
-      kernels_.add_transposed_product(dense_block(X_chunk), slab.residuals.data(), n_units_,
-                                      slab.chunk_grad.data(), slab.partial_W.data());
-    }
-    if (fit_intercept_) {
-      slab.partial_b += slab.residuals.colwise().sum().transpose().template cast<double>();
+      kernels_.add_transposed_product(X_chunk, slab.residuals.data(), n_units_,
+                                      slab.chunk_grad.data(), slab.partial_W.data(),
+                                      fit_intercept_ ? slab.partial_b.data() : nullptr);
     }
   }
 
@@ -350,7 +351,7 @@ class LinearLoss final : public SecondOrderObjective {
           add_sparse_gram(X_chunk, slab.pair_weights.col(block), slab.blocks.data() + block * m * m);
         }
       } else {
-        kernels_.add_weighted_grams(dense_block(X_chunk), slab.pair_weights.data(), n_blocks,
+        kernels_.add_weighted_grams(X_chunk, slab.pair_weights.data(), n_blocks,
                                     fit_intercept_, slab.blocks.data());
       }
     });

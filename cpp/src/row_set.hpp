@@ -1,6 +1,7 @@
 // The rows of a design matrix that one problem trains on: all of them, or a subset by index
-// (one-vs-one pairs). Subsets are read through an index list, never copied as a whole: a chunk
-// of them is gathered into a small scratch matrix while it is used.
+// (one-vs-one pairs). Subsets are read through an index list, never copied as a whole: dense
+// row-major rows are read in place, other storage gathered a chunk at a time into a small
+// scratch matrix while it is used.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <Eigen/Core>
 #include <Eigen/SparseCore>
 
+#include "kernels/kernels.hpp"
 #include "multilogit/types.hpp"
 
 namespace multilogit::detail {
@@ -54,19 +56,33 @@ class RowSet {
     }
   }
 
-  // Calls use(block) with rows [first, first + count) of the set as an Eigen expression. A
-  // subset is gathered into `scratch`, which holds at most `count` rows.
+  // Calls use(block) with rows [first, first + count) of the set. Dense X comes as a DenseBlock:
+  // a row-major subset is read in place through its index list, a column-major one is gathered
+  // into `scratch` (at most `count` rows). Sparse X comes as an Eigen expression, a subset
+  // gathered into `scratch`.
   template <typename Use>
   void visit(Index first, Index count, Scratch& scratch, Use&& use) const {
     if constexpr (kWholeOnly) {
       use(X_);
-    } else {
+    } else if constexpr (kSparse) {
       if (!rows_) {
         use(X_.middleRows(first, count));
         return;
       }
       gather(first, count, scratch);
       use(scratch);
+    } else {
+      if (!rows_) {
+        use(dense_block(X_.middleRows(first, count)));
+      } else if constexpr (Matrix::IsRowMajor) {
+        auto block = dense_block(X_);
+        block.rows = count;
+        block.row_index = rows_ + first;
+        use(block);
+      } else {
+        gather(first, count, scratch);
+        use(dense_block(scratch));
+      }
     }
   }
 

@@ -40,12 +40,14 @@ class KernelsOf : public ::testing::Test {};
 using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(KernelsOf, Scalars);
 
-TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
-  using Scalar = TypeParam;
+// Every kernel against direct evaluation in double on an n x d block and k units, with X in
+// either storage order and as a block of a wider matrix (outer stride above its width).
+template <typename Scalar>
+void expect_direct_results(Index n, Index d, Index k) {
+  SCOPED_TRACE(::testing::Message() << "n = " << n << ", d = " << d << ", k = " << k);
   const double tolerance = 50 * std::numeric_limits<Scalar>::epsilon();
   std::mt19937 rng(3);
   std::normal_distribution<double> normal(0.0, 2.0);
-  const Index n = 37, d = 11, k = 5;
   const Eigen::MatrixXd X = Eigen::MatrixXd::NullaryExpr(n, d, [&] { return normal(rng); });
   const Eigen::MatrixXd W = Eigen::MatrixXd::NullaryExpr(d, k, [&] { return normal(rng); });
   const Eigen::RowVectorXd b = Eigen::RowVectorXd::NullaryExpr(k, [&] { return normal(rng); });
@@ -68,14 +70,35 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
     r[i] = -t * weights[i] / (1.0 + std::exp(t * Z(i, 0)));
   }
   const Eigen::MatrixXd G = X.transpose() * R;
+  const double score_tolerance = tolerance * (1.0 + Z.cwiseAbs().maxCoeff());
 
   for (const auto* kernels : runnable_kernels<Scalar>()) {
     SCOPED_TRACE(kernels->instruction_set);
-    for (bool row_major : {true, false}) {
-      const RowMatrix<Scalar> X_rows = X.cast<Scalar>();
-      const Eigen::Matrix<Scalar, -1, -1> X_columns = X.cast<Scalar>();
-      const detail::DenseBlock<Scalar> block =
-          row_major ? detail::dense_block(X_rows) : detail::dense_block(X_columns);
+    // A wider matrix whose first d columns (rows, column-major) are X.
+    RowMatrix<Scalar> X_rows_wide = RowMatrix<Scalar>::Constant(n, d + 3, Scalar(7));
+    X_rows_wide.leftCols(d) = X.cast<Scalar>();
+    Eigen::Matrix<Scalar, -1, -1> X_columns_wide =
+        Eigen::Matrix<Scalar, -1, -1>::Constant(n + 3, d, Scalar(7));
+    X_columns_wide.topRows(n) = X.cast<Scalar>();
+    // X's rows picked by index from a taller matrix, in reverse order, one row in three.
+    RowMatrix<Scalar> X_scattered = RowMatrix<Scalar>::Constant(3 * n, d, Scalar(7));
+    std::vector<detail::KernelIndex> row_index(static_cast<size_t>(n));
+    for (Index i = 0; i < n; ++i) {
+      row_index[static_cast<size_t>(i)] = 3 * (n - 1 - i) + 1;
+      X_scattered.row(row_index[static_cast<size_t>(i)]) = X.row(i).cast<Scalar>();
+    }
+    detail::DenseBlock<Scalar> indexed = detail::dense_block(X_scattered);
+    indexed.rows = n;
+    indexed.row_index = row_index.data();
+    const RowMatrix<Scalar> X_rows = X.cast<Scalar>();
+    const Eigen::Matrix<Scalar, -1, -1> X_columns = X.cast<Scalar>();
+    for (const detail::DenseBlock<Scalar>& block :
+         {detail::dense_block(X_rows), detail::dense_block(X_columns),
+          detail::dense_block(X_rows_wide.leftCols(d)), detail::dense_block(X_columns_wide.topRows(n)),
+          indexed}) {
+      SCOPED_TRACE(::testing::Message() << (block.row_major ? "row-major" : "column-major")
+                                        << ", outer stride " << block.outer_stride
+                                        << (block.row_index ? ", rows by index" : ""));
       const RowMatrix<Scalar> W_s = W.transpose().cast<Scalar>();  // units x features
       const Vector<Scalar> b_s = b.transpose().cast<Scalar>();
       RowMatrix<Scalar> out(n, k);
@@ -83,20 +106,49 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
       EXPECT_LT((out.template cast<double>() - Z).cwiseAbs().maxCoeff(), tolerance * Z.cwiseAbs().maxCoeff());
 
       const double loss = kernels->softmax_loss(out.data(), n, k, labels.data(), weights.data(), nullptr);
-      EXPECT_NEAR(loss, softmax_loss, 4 * tolerance * softmax_loss);
-      EXPECT_LT((out.template cast<double>() - R).cwiseAbs().maxCoeff(), tolerance);
+      EXPECT_NEAR(loss, softmax_loss, 4 * tolerance * (1.0 + softmax_loss));  // 0 for one unit
+      // The scores' rounding, up to tolerance |Z|, moves the residuals by as much.
+      EXPECT_LT((out.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
 
       RowMatrix<Scalar> scratch(d, k);
       Eigen::MatrixXd gradient = Eigen::MatrixXd::Ones(d, k);  // adds to what is there
-      kernels->add_transposed_product(block, out.data(), k, scratch.data(), gradient.data());
-      EXPECT_LT((gradient.array() - 1.0 - G.array()).abs().maxCoeff(), 4 * tolerance * G.cwiseAbs().maxCoeff());
+      Eigen::VectorXd intercept_gradient = Eigen::VectorXd::Ones(k);
+      kernels->add_transposed_product(block, out.data(), k, scratch.data(), gradient.data(),
+                                      intercept_gradient.data());
+      EXPECT_LT((gradient.array() - 1.0 - G.array()).abs().maxCoeff(), 4 * tolerance * (1.0 + G.cwiseAbs().maxCoeff()));
+      const Eigen::VectorXd column_sums = R.colwise().sum().transpose();
+      EXPECT_LT((intercept_gradient.array() - 1.0 - column_sums.array()).abs().maxCoeff(),
+                4 * tolerance * (1.0 + R.cwiseAbs().colwise().sum().maxCoeff()));
+
+      // [X 1]^T diag(D_j) [X 1] for two weight vectors, one of each sign.
+      Eigen::Matrix<Scalar, -1, -1> D(n, 2);
+      D.col(0) = weights.cast<Scalar>();
+      D.col(1) = -weights.reverse().cast<Scalar>();
+      Eigen::MatrixXd grams = Eigen::MatrixXd::Zero(d + 1, 2 * (d + 1));
+      kernels->add_weighted_grams(block, D.data(), 2, true, grams.data());
+      Eigen::MatrixXd A(n, d + 1);
+      A << X, Eigen::VectorXd::Ones(n);
+      for (Index j = 0; j < 2; ++j) {
+        const Eigen::MatrixXd expected = A.transpose() * D.col(j).template cast<double>().asDiagonal() * A;
+        EXPECT_LT((grams.middleCols(j * (d + 1), d + 1) - expected).cwiseAbs().maxCoeff(),
+                  4 * tolerance * (1.0 + expected.cwiseAbs().maxCoeff()));
+      }
 
       Vector<Scalar> z = Z.col(0).cast<Scalar>();
       const double binary = kernels->binary_loss(z.data(), n, labels.data(), 2, weights.data(), nullptr);
       EXPECT_NEAR(binary, binary_loss, 4 * tolerance * binary_loss);
-      EXPECT_LT((z.template cast<double>() - r).cwiseAbs().maxCoeff(), tolerance);
+      EXPECT_LT((z.template cast<double>() - r).cwiseAbs().maxCoeff(), score_tolerance);
     }
   }
+}
+
+TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
+  // Unit and feature counts around every packet width (and its halves), so that each tile
+  // shape, remainder and the per-unit dot products all run.
+  for (Index k : {1, 3, 5, 10, 17, 26, 37}) {
+    for (Index d : {1, 7, 11, 16, 100}) expect_direct_results<TypeParam>(37, d, k);
+  }
+  expect_direct_results<TypeParam>(1, 11, 10);
 }
 
 TYPED_TEST(KernelsOf, StableForHugeScores) {

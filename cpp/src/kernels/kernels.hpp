@@ -14,12 +14,19 @@ namespace multilogit::detail {
 using KernelIndex = std::ptrdiff_t;
 
 // A dense block of rows in either storage order: element (r, c) is at
-// data[r * outer_stride + c] when row_major, else at data[r + c * outer_stride].
+// data[r * outer_stride + c] when row_major, else at data[r + c * outer_stride]. A row-major
+// block may also pick its rows by index, row r being row_index[r] of data: the rows of a subset
+// are then read where they are, never copied.
 template <typename Scalar>
 struct DenseBlock {
   const Scalar* data;
   KernelIndex rows, cols, outer_stride;
   bool row_major;
+  const KernelIndex* row_index = nullptr;
+
+  const Scalar* row(KernelIndex r) const {
+    return data + (row_index ? row_index[r] : r) * outer_stride;
+  }
 };
 
 // The block viewing a dense Eigen matrix or block with unit inner stride.
@@ -38,9 +45,10 @@ struct KernelTable {
   void (*linear_scores)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
                  Scalar* Z);
 
-  // G (d x k, column-major, float64) += X^T R, with R rows x k row-major. `scratch` holds d x k.
+  // G (d x k, column-major, float64) += X^T R, with R rows x k row-major, and unless g is null
+  // g (k, float64) += R^T 1, the column sums of R. `scratch` holds d x k.
   void (*add_transposed_product)(const DenseBlock<Scalar>& X, const Scalar* R, KernelIndex k,
-                                 Scalar* scratch, double* G);
+                                 Scalar* scratch, double* G, double* g);
 
   // Multinomial cross-entropy of rows x k scores Z against class indices `labels`, weighted by
   // `weights` (null: 1). Returns the weighted sum of the losses and overwrites Z with the

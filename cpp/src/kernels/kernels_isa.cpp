@@ -38,7 +38,7 @@ Scalar max_of(const Scalar* values, KernelIndex size) {
   return max;
 }
 
-// Calls use(X) with the block as an Eigen map of its storage order.
+// Calls use(X) with the block as an Eigen map of its storage order (not for indexed rows).
 template <typename Scalar, typename Use>
 void with_block(const DenseBlock<Scalar>& block, Use&& use) {
   using Stride = Eigen::OuterStride<>;
@@ -55,18 +55,21 @@ void with_block(const DenseBlock<Scalar>& block, Use&& use) {
 // as dot products in SIMD packets. Eigen's general product would first copy the block into
 // its packed layout, a second pass over memory that costs as much as the arithmetic.
 
-// Asks for the memory `bytes` bytes past [row, row + bytes) ahead of its use: the hardware
+// Asks for [begin, begin + bytes) to be brought into cache ahead of its use: the hardware
 // prefetcher alone does not keep the arithmetic fed when X streams from main memory.
-inline void prefetch_ahead(const void* row, KernelIndex bytes) {
+inline void prefetch(const void* begin, KernelIndex bytes) {
 #if defined(__GNUC__)
-  constexpr KernelIndex kDistance = 2048, kLine = 64;
-  const char* next = static_cast<const char*>(row) + kDistance;
-  for (KernelIndex offset = 0; offset < bytes; offset += kLine) __builtin_prefetch(next + offset);
+  constexpr KernelIndex kLine = 64;
+  const char* first = static_cast<const char*>(begin);
+  for (KernelIndex offset = 0; offset < bytes; offset += kLine) __builtin_prefetch(first + offset);
 #else
-  (void)row;
+  (void)begin;
   (void)bytes;
 #endif
 }
+
+// How far ahead of a streamed row to prefetch, in bytes of rows.
+constexpr KernelIndex kPrefetchDistance = 2048;
 
 // z[u] = x . w_u (+ b[u]) for the kUnits units whose weights start at W (rows of length d).
 // kUnits is a constant so that the accumulators live in registers.
@@ -92,14 +95,15 @@ void dot_units(const Scalar* x, const Scalar* W, KernelIndex d, const Scalar* b,
 }
 
 template <typename Scalar>
-void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                           KernelIndex k, Scalar* Z) {
+void dot_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                        KernelIndex k, Scalar* Z) {
   constexpr int kGroup = 8;  // units per pass over a row: enough independent sums in flight
-  const KernelIndex d = X.cols;
+  const KernelIndex d = X.cols, row_bytes = d * KernelIndex(sizeof(Scalar));
+  const KernelIndex ahead = kPrefetchDistance / row_bytes > 1 ? kPrefetchDistance / row_bytes : 1;
   for (KernelIndex i = 0; i < X.rows; ++i) {
-    const Scalar* x = X.data + i * X.outer_stride;
+    const Scalar* x = X.row(i);
     Scalar* z = Z + i * k;
-    prefetch_ahead(x, d * KernelIndex(sizeof(Scalar)));
+    if (i + ahead < X.rows) prefetch(X.row(i + ahead), row_bytes);
     KernelIndex u = 0;
     for (; u + kGroup <= k; u += kGroup) dot_units<kGroup>(x, W + u * d, d, b ? b + u : b, z + u);
     const Scalar* w = W + u * d;
@@ -117,6 +121,130 @@ void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const S
   }
 }
 
+// With units across the lanes of a packet: a tile of kRows rows by kPackets packets of units
+// is summed in registers, one broadcast feature value times one packet of (transposed,
+// zero-padded) weights at a time. No horizontal sums, and each loaded weight packet serves
+// kRows rows; the padding of the last packet is the price, so it serves k >= half a packet.
+
+template <typename Packet>
+constexpr KernelIndex packet_size = Eigen::internal::unpacket_traits<Packet>::size;
+
+// Registers the tiles may fill (Eigen's count for the instruction set).
+constexpr int kRegisters = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+
+// Rows per score tile of kPackets unit packets: accumulators, weights and a broadcast in registers.
+template <int kPackets>
+constexpr int kScoreTileRows = (kRegisters - 1 - kPackets) / kPackets < 8
+                                   ? (kRegisters - 1 - kPackets) / kPackets
+                                   : 8;
+
+// out (rows x kPackets packets, row stride out_stride) = x_r^T Wt (+ bias) for the tile's rows
+// x_r, with Wt d x (kPackets packets) at row stride wt_stride, aligned.
+template <int kRows, int kPackets, typename Packet, typename Scalar>
+void score_tile(const Scalar* const* x, KernelIndex d, const Scalar* Wt, KernelIndex wt_stride,
+                const Scalar* bias, Scalar* out, KernelIndex out_stride) {
+  using Eigen::internal::pload;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  Packet sums[kRows][kPackets];
+  for (int p = 0; p < kPackets; ++p) {
+    const Packet start = pload<Packet>(bias + p * kWidth);
+    for (int r = 0; r < kRows; ++r) sums[r][p] = start;
+  }
+  for (KernelIndex j = 0; j < d; ++j) {
+    Packet weights[kPackets];
+    for (int p = 0; p < kPackets; ++p) weights[p] = pload<Packet>(Wt + j * wt_stride + p * kWidth);
+    for (int r = 0; r < kRows; ++r) {
+      const Packet value = pset1<Packet>(x[r][j]);
+      for (int p = 0; p < kPackets; ++p) sums[r][p] = pmadd(value, weights[p], sums[r][p]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    for (int p = 0; p < kPackets; ++p) {
+      Eigen::internal::pstore(out + r * out_stride + p * kWidth, sums[r][p]);
+    }
+  }
+}
+
+// score_tile for run-time rows <= kRows and packets <= kPackets.
+template <int kRows, int kPackets, typename Packet, typename Scalar>
+void score_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex d,
+                      const Scalar* Wt, KernelIndex wt_stride, const Scalar* bias, Scalar* out,
+                      KernelIndex out_stride) {
+  if constexpr (kRows > 1) {
+    if (rows < kRows) {
+      return score_tile_up_to<kRows - 1, kPackets, Packet>(rows, packets, x, d, Wt, wt_stride,
+                                                           bias, out, out_stride);
+    }
+  }
+  if constexpr (kPackets > 1) {
+    if (packets < kPackets) {
+      return score_tile_up_to<kRows, kPackets - 1, Packet>(rows, packets, x, d, Wt, wt_stride,
+                                                           bias, out, out_stride);
+    }
+  }
+  score_tile<kRows, kPackets, Packet>(x, d, Wt, wt_stride, bias, out, out_stride);
+}
+
+template <typename Packet, typename Scalar>
+void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                          KernelIndex k, Scalar* Z) {
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
+  const KernelIndex d = X.cols, n_packets = (k + kWidth - 1) / kWidth, padded = n_packets * kWidth;
+  // Weights transposed (d x padded, units contiguous) and the intercepts, zero-padded.
+  Eigen::Array<Scalar, Dynamic, 1> Wt = Eigen::Array<Scalar, Dynamic, 1>::Zero(d * padded);
+  Eigen::Array<Scalar, Dynamic, 1> bias = Eigen::Array<Scalar, Dynamic, 1>::Zero(padded);
+  for (KernelIndex u = 0; u < k; ++u) {
+    for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
+    if (b) bias[u] = b[u];
+  }
+  // The tiles' rows all fit one tile of the widest group.
+  constexpr int kRows = kScoreTileRows<kMaxPackets> > kScoreTileRows<1> ? kScoreTileRows<kMaxPackets>
+                                                                        : kScoreTileRows<1>;
+  const int rows_per_tile = n_packets >= kMaxPackets ? kScoreTileRows<kMaxPackets>
+                            : n_packets == 1          ? kScoreTileRows<1>
+                            : n_packets == 2          ? kScoreTileRows<2>
+                                                      : kScoreTileRows<3>;
+  Eigen::Array<Scalar, Dynamic, 1> out(kRows * padded);  // aligned by Eigen's allocator
+  const Scalar* x[kRows];
+  for (KernelIndex i = 0; i < X.rows; i += rows_per_tile) {
+    const int rows = static_cast<int>(X.rows - i < rows_per_tile ? X.rows - i : rows_per_tile);
+    for (int r = 0; r < rows; ++r) {
+      x[r] = X.row(i + r);
+      // The same row of the next tile.
+      if (i + r + rows_per_tile < X.rows) {
+        prefetch(X.row(i + r + rows_per_tile), d * KernelIndex(sizeof(Scalar)));
+      }
+    }
+    for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
+      const int packets = static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
+      score_tile_up_to<kRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
+                                                    padded, bias.data() + p * kWidth,
+                                                    out.data() + p * kWidth, padded);
+    }
+    for (int r = 0; r < rows; ++r) {
+      for (KernelIndex u = 0; u < k; ++u) Z[(i + r) * k + u] = out[r * padded + u];
+    }
+  }
+}
+
+template <typename Scalar>
+void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                           KernelIndex k, Scalar* Z) {
+  // Tiles when the units fill more than one packet, so that each broadcast feeds two packets or
+  // more, of the full width or else of half of it (if that still holds 4 values); fewer units
+  // go unit by unit.
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+  if (k > packet_size<Packet>) return tiled_scores_of_rows<Packet>(X, W, b, k, Z);
+  if constexpr (packet_size<Half> < packet_size<Packet> && packet_size<Half> >= 4) {
+    if (k > packet_size<Half>) return tiled_scores_of_rows<Half>(X, W, b, k, Z);
+  }
+  dot_scores_of_rows(X, W, b, k, Z);
+}
+
 template <typename Scalar>
 void linear_scores(const DenseBlock<Scalar>& block, const Scalar* W, const Scalar* b, KernelIndex k,
             Scalar* Z) {
@@ -128,20 +256,141 @@ void linear_scores(const DenseBlock<Scalar>& block, const Scalar* W, const Scala
   if (b) out_t.colwise() += Eigen::Map<const Eigen::Matrix<Scalar, Dynamic, 1>>(b, k);
 }
 
+// G += X^T R for row-major X, with G k x d row-major (each unit's gradient contiguous): a tile
+// of kUnits units by kPackets packets of features is summed in registers over all rows, one
+// broadcast residual times one packet of a row at a time. The block was just scored, so its
+// rows come from cache; every tile reads its columns of them again.
+
+// Feature packets per gradient tile of kUnits units: accumulators, a row's packets and a
+// broadcast in registers.
+template <int kUnits>
+constexpr int kGradientTilePackets = (kRegisters - 1) / (kUnits + 1);
+
+template <int kUnits, int kPackets, typename Packet, typename Scalar>
+void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
+                   KernelIndex k, KernelIndex first_unit, Scalar* G) {
+  using Eigen::internal::pmadd;
+  using Eigen::internal::ploadu;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  Packet sums[kUnits][kPackets];
+  for (int u = 0; u < kUnits; ++u) {
+    for (int p = 0; p < kPackets; ++p) sums[u][p] = Eigen::internal::pset1<Packet>(Scalar(0));
+  }
+  for (KernelIndex i = 0; i < X.rows; ++i) {
+    const Scalar* x = X.row(i) + first_feature;
+    const Scalar* r = R + i * k + first_unit;
+    Packet values[kPackets];
+    for (int p = 0; p < kPackets; ++p) values[p] = ploadu<Packet>(x + p * kWidth);
+    for (int u = 0; u < kUnits; ++u) {
+      const Packet residual = Eigen::internal::pset1<Packet>(r[u]);
+      for (int p = 0; p < kPackets; ++p) sums[u][p] = pmadd(residual, values[p], sums[u][p]);
+    }
+  }
+  for (int u = 0; u < kUnits; ++u) {
+    for (int p = 0; p < kPackets; ++p) {
+      Scalar* g = G + (first_unit + u) * X.cols + first_feature + p * kWidth;
+      Eigen::internal::pstoreu(g, Eigen::internal::padd(ploadu<Packet>(g), sums[u][p]));
+    }
+  }
+}
+
+// gradient_tile for run-time units <= kUnits and packets <= kPackets.
+template <int kUnits, int kPackets, typename Packet, typename Scalar>
+void gradient_tile_up_to(int units, int packets, const DenseBlock<Scalar>& X,
+                         KernelIndex first_feature, const Scalar* R, KernelIndex k,
+                         KernelIndex first_unit, Scalar* G) {
+  if constexpr (kUnits > 1) {
+    if (units < kUnits) {
+      return gradient_tile_up_to<kUnits - 1, kPackets, Packet>(units, packets, X, first_feature,
+                                                               R, k, first_unit, G);
+    }
+  }
+  if constexpr (kPackets > 1) {
+    if (packets < kPackets) {
+      return gradient_tile_up_to<kUnits, kPackets - 1, Packet>(units, packets, X, first_feature,
+                                                               R, k, first_unit, G);
+    }
+  }
+  gradient_tile<kUnits, kPackets, Packet>(X, first_feature, R, k, first_unit, G);
+}
+
+// G += X^T R for `units` <= kUnits units from first_unit and the features from first_feature:
+// whole packets, then the rest with half packets, down to single values.
+template <int kUnits, typename Packet, typename Scalar>
+void add_gradient_columns(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
+                          KernelIndex k, KernelIndex first_unit, int units, Scalar* G) {
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  constexpr int kPackets = kGradientTilePackets<kUnits>;
+  const KernelIndex n_packets = (X.cols - first_feature) / kWidth;
+  for (KernelIndex p = 0; p < n_packets; p += kPackets) {
+    const int packets = static_cast<int>(n_packets - p < kPackets ? n_packets - p : kPackets);
+    gradient_tile_up_to<kUnits, kPackets, Packet>(units, packets, X, first_feature + p * kWidth, R,
+                                                  k, first_unit, G);
+  }
+  const KernelIndex rest = first_feature + n_packets * kWidth;
+  if constexpr (kWidth > 1) {
+    using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+    if (rest < X.cols) {
+      if constexpr (packet_size<Half> < kWidth) {
+        add_gradient_columns<kUnits, Half>(X, rest, R, k, first_unit, units, G);
+      } else {
+        add_gradient_columns<kUnits, Scalar>(X, rest, R, k, first_unit, units, G);
+      }
+    }
+  }
+}
+
+// Units go in groups of at most kMaxUnits, as even as possible: each group reads the block once
+// more, and few units per tile leave room for more feature packets.
+template <typename Scalar>
+void add_transposed_product_of_rows(const DenseBlock<Scalar>& X, const Scalar* R, KernelIndex k,
+                                    Scalar* G) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr KernelIndex kMaxUnits = 6;
+  const KernelIndex n_groups = (k + kMaxUnits - 1) / kMaxUnits;
+  const KernelIndex per_group = (k + n_groups - 1) / n_groups;
+  for (KernelIndex u = 0; u < k; u += per_group) {
+    const int units = static_cast<int>(k - u < per_group ? k - u : per_group);
+    switch (per_group) {
+      case 1: add_gradient_columns<1, Packet>(X, 0, R, k, u, units, G); break;
+      case 2: add_gradient_columns<2, Packet>(X, 0, R, k, u, units, G); break;
+      case 3: add_gradient_columns<3, Packet>(X, 0, R, k, u, units, G); break;
+      case 4: add_gradient_columns<4, Packet>(X, 0, R, k, u, units, G); break;
+      case 5: add_gradient_columns<5, Packet>(X, 0, R, k, u, units, G); break;
+      default: add_gradient_columns<6, Packet>(X, 0, R, k, u, units, G); break;
+    }
+  }
+}
+
 template <typename Scalar>
 void add_transposed_product(const DenseBlock<Scalar>& block, const Scalar* R, KernelIndex k,
-                            Scalar* scratch, double* G) {
-  const Eigen::Map<const RowMajorMatrix<Scalar>> residuals(R, block.rows, k);
-  Eigen::Map<Eigen::MatrixXd> gradient(G, block.cols, k);
-  with_block(block, [&](const auto& X) {
-    if constexpr (std::is_same_v<Scalar, double>) {
-      gradient.noalias() += X.transpose() * residuals;
-    } else {
-      Eigen::Map<RowMajorMatrix<Scalar>> product(scratch, block.cols, k);
-      product.noalias() = X.transpose() * residuals;
-      gradient += product.template cast<double>();
+                            Scalar* scratch, double* G, double* g) {
+  if (g) {
+    // Row after row, so the sums vectorise along the units whatever the block's storage.
+    Eigen::Array<Scalar, Dynamic, 1> column_sums = Eigen::Array<Scalar, Dynamic, 1>::Zero(k);
+    for (KernelIndex i = 0; i < block.rows; ++i) {
+      for (KernelIndex u = 0; u < k; ++u) column_sums[u] += R[i * k + u];
     }
-  });
+    for (KernelIndex u = 0; u < k; ++u) g[u] += static_cast<double>(column_sums[u]);
+  }
+  // float sums go through scratch (k x d) and are added to G in double.
+  Scalar* sums = nullptr;
+  if constexpr (std::is_same_v<Scalar, double>) {
+    sums = G;
+  } else {
+    sums = scratch;
+    for (KernelIndex j = 0; j < k * block.cols; ++j) sums[j] = Scalar(0);
+  }
+  if (block.row_major) {
+    add_transposed_product_of_rows(block, R, k, sums);
+  } else {
+    const Eigen::Map<const RowMajorMatrix<Scalar>> residuals(R, block.rows, k);
+    Eigen::Map<Eigen::Matrix<Scalar, Dynamic, Dynamic>> gradient(sums, block.cols, k);
+    with_block(block, [&](const auto& X) { gradient.noalias() += X.transpose() * residuals; });
+  }
+  if constexpr (!std::is_same_v<Scalar, double>) {
+    for (KernelIndex j = 0; j < k * block.cols; ++j) G[j] += static_cast<double>(sums[j]);
+  }
 }
 
 // out[i] = f(in[i]) for the vectorised exp or log (in and out may be the same). The values go
@@ -262,7 +511,13 @@ void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, Kernel
   // [X 1] copied once into our own buffer: how Eigen splits a product into vector packets may
   // depend on the address of its operands, which are then always aligned alike.
   Matrix A(rows, m);
-  with_block(block, [&](const auto& X) { A.leftCols(d) = X; });
+  if (block.row_major) {
+    for (KernelIndex i = 0; i < rows; ++i) {
+      A.row(i).head(d) = Eigen::Map<const Eigen::Matrix<Scalar, 1, Dynamic>>(block.row(i), d);
+    }
+  } else {
+    with_block(block, [&](const auto& X) { A.leftCols(d) = X; });
+  }
   if (with_ones) A.col(d).setOnes();
   Matrix scaled(rows, m), product(m, m);
   for (KernelIndex j = 0; j < n_weights; ++j) {
