@@ -310,8 +310,14 @@ class LinearLoss final : public SecondOrderObjective {
       Scalar* curvature = keep_curvature_ ? curvature_.row(first).data() : nullptr;
       // Scores, then residuals in their place, then the gradient, while the chunk is hot.
       slab.residuals.resize(count, n_units_);
-      scores(X_chunk, coef_, intercept_, slab.residuals);
-      slab.loss += link_(kernels_, slab.residuals.data(), count, labels, weights, curvature);
+      if constexpr (kSparse) {
+        scores(X_chunk, coef_, intercept_, slab.residuals);
+        slab.loss += link_(kernels_, slab.residuals.data(), count, labels, weights, curvature);
+      } else {
+        slab.loss += link_(kernels_, X_chunk, coef_.data(),
+                           fit_intercept_ ? intercept_.data() : nullptr, slab.residuals.data(),
+                           labels, weights, curvature);
+      }
       add_transposed_product(X_chunk, slab);
     });
   }

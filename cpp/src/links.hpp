@@ -29,6 +29,16 @@ struct BinaryLink {
     return kernels.binary_loss(Z, rows, labels, positive_class, weights, curvature);
   }
 
+  // The same from dense rows X and the units' W (k x d row-major) and b (null: 0): Z receives
+  // the derivatives of the losses of the scores X W^T + 1 b^T.
+  template <typename Scalar>
+  double operator()(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
+                    const Scalar* W, const Scalar* b, Scalar* Z, const int* labels,
+                    const double* weights, Scalar* curvature) const {
+    kernels.linear_scores(X, W, b, 1, Z);
+    return (*this)(kernels, Z, X.rows, labels, weights, curvature);
+  }
+
   // In place: each row's direction scores U become the loss's Hessian applied to them.
   template <typename Scalar>
   void curvature_product(const KernelTable<Scalar>&, const Scalar* curvature,
@@ -56,6 +66,13 @@ struct SoftmaxLink {
   double operator()(const KernelTable<Scalar>& kernels, Scalar* Z, KernelIndex rows,
                     const int* labels, const double* weights, Scalar* curvature) const {
     return kernels.softmax_loss(Z, rows, n_units, labels, weights, curvature);
+  }
+
+  template <typename Scalar>
+  double operator()(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
+                    const Scalar* W, const Scalar* b, Scalar* Z, const int* labels,
+                    const double* weights, Scalar* curvature) const {
+    return kernels.softmax_scores_loss(X, W, b, n_units, labels, weights, Z, curvature);
   }
 
   template <typename Scalar>

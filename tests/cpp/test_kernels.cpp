@@ -58,12 +58,13 @@ void expect_direct_results(Index n, Index d, Index k) {
   // Direct: scores, softmax loss and residuals, gradient X^T R, binary loss of unit 0.
   const Eigen::MatrixXd Z = (X * W).rowwise() + b;
   double softmax_loss = 0.0, binary_loss = 0.0;
-  Eigen::MatrixXd R(n, k);
+  Eigen::MatrixXd P(n, k), R(n, k);
   Eigen::VectorXd r(n);
   for (Index i = 0; i < n; ++i) {
     const double log_sum = std::log(Z.row(i).array().exp().sum());
     softmax_loss += weights[i] * (log_sum - Z(i, labels[i]));
-    R.row(i) = weights[i] * (Z.row(i).array() - log_sum).exp();
+    P.row(i) = (Z.row(i).array() - log_sum).exp();
+    R.row(i) = weights[i] * P.row(i);
     R(i, labels[i]) -= weights[i];
     const double t = labels[i] == 2 ? 1.0 : -1.0;
     binary_loss += weights[i] * std::log1p(std::exp(-t * Z(i, 0)));
@@ -109,6 +110,14 @@ void expect_direct_results(Index n, Index d, Index k) {
       EXPECT_NEAR(loss, softmax_loss, 4 * tolerance * (1.0 + softmax_loss));  // 0 for one unit
       // The scores' rounding, up to tolerance |Z|, moves the residuals by as much.
       EXPECT_LT((out.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
+
+      // The same from X directly, probabilities too.
+      RowMatrix<Scalar> fused(n, k), probabilities(n, k);
+      const double fused_loss = kernels->softmax_scores_loss(block, W_s.data(), b_s.data(), k, labels.data(),
+                                                             weights.data(), fused.data(), probabilities.data());
+      EXPECT_NEAR(fused_loss, softmax_loss, 4 * tolerance * (1.0 + softmax_loss));
+      EXPECT_LT((fused.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
+      EXPECT_LT((probabilities.template cast<double>() - P).cwiseAbs().maxCoeff(), score_tolerance);
 
       RowMatrix<Scalar> scratch(d, k);
       Eigen::MatrixXd gradient = Eigen::MatrixXd::Ones(d, k);  // adds to what is there

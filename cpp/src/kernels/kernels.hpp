@@ -57,6 +57,12 @@ struct KernelTable {
   double (*softmax_loss)(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
                          const double* weights, Scalar* P);
 
+  // softmax_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed row by
+  // row as they are scored: R (rows x k, row-major) receives the weighted residuals.
+  double (*softmax_scores_loss)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                                KernelIndex k, const int* labels, const double* weights, Scalar* R,
+                                Scalar* P);
+
   // Binary logistic loss of one score per row, positive when labels[i] == positive_class.
   // Returns the weighted loss and overwrites z with the weighted derivative. Unless null,
   // `curvature` receives the weighted second derivative weight * sigmoid(z) * sigmoid(-z).

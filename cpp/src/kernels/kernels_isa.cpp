@@ -187,18 +187,21 @@ void score_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex
   score_tile<kRows, kPackets, Packet>(x, d, Wt, wt_stride, bias, out, out_stride);
 }
 
-template <typename Packet, typename Scalar>
+// Scores every row of X tile by tile and hands each to finish(i, z) once done: z holds row i's k
+// scores and then `pad` up to a whole number of packets, aligned, in cache.
+template <typename Packet, typename Scalar, typename Finish>
 void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, Scalar* Z) {
+                          KernelIndex k, Scalar pad, Finish&& finish) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
   const KernelIndex d = X.cols, n_packets = (k + kWidth - 1) / kWidth, padded = n_packets * kWidth;
-  // Weights transposed (d x padded, units contiguous) and the intercepts, zero-padded.
+  // Weights transposed (d x padded, units contiguous) and zero-padded; the intercepts padded
+  // with `pad`, which the padding lanes then hold (X being finite).
   Eigen::Array<Scalar, Dynamic, 1> Wt = Eigen::Array<Scalar, Dynamic, 1>::Zero(d * padded);
-  Eigen::Array<Scalar, Dynamic, 1> bias = Eigen::Array<Scalar, Dynamic, 1>::Zero(padded);
+  Eigen::Array<Scalar, Dynamic, 1> bias = Eigen::Array<Scalar, Dynamic, 1>::Constant(padded, pad);
   for (KernelIndex u = 0; u < k; ++u) {
     for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
-    if (b) bias[u] = b[u];
+    bias[u] = b ? b[u] : Scalar(0);
   }
   // The tiles' rows all fit one tile of the widest group.
   constexpr int kRows = kScoreTileRows<kMaxPackets> > kScoreTileRows<1> ? kScoreTileRows<kMaxPackets>
@@ -224,25 +227,46 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
                                                     padded, bias.data() + p * kWidth,
                                                     out.data() + p * kWidth, padded);
     }
-    for (int r = 0; r < rows; ++r) {
-      for (KernelIndex u = 0; u < k; ++u) Z[(i + r) * k + u] = out[r * padded + u];
+    for (int r = 0; r < rows; ++r) finish(i + r, out.data() + r * padded);
+  }
+}
+
+template <typename Packet>
+struct PacketTag {
+  using type = Packet;
+};
+
+// Calls tiles(PacketTag<Packet>{}) with the packet the score tiles use for k units and returns
+// true; false when k is too small for tiles. They pay when the units fill more than one packet,
+// so that each broadcast feeds two packets or more, of the full width or else of half of it (if
+// that still holds 4 values).
+template <typename Scalar, typename Tiles>
+bool with_tile_packet(KernelIndex k, Tiles&& tiles) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+  if (k > packet_size<Packet>) {
+    tiles(PacketTag<Packet>{});
+    return true;
+  }
+  if constexpr (packet_size<Half> < packet_size<Packet> && packet_size<Half> >= 4) {
+    if (k > packet_size<Half>) {
+      tiles(PacketTag<Half>{});
+      return true;
     }
   }
+  return false;
 }
 
 template <typename Scalar>
 void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                            KernelIndex k, Scalar* Z) {
-  // Tiles when the units fill more than one packet, so that each broadcast feeds two packets or
-  // more, of the full width or else of half of it (if that still holds 4 values); fewer units
-  // go unit by unit.
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
-  if (k > packet_size<Packet>) return tiled_scores_of_rows<Packet>(X, W, b, k, Z);
-  if constexpr (packet_size<Half> < packet_size<Packet> && packet_size<Half> >= 4) {
-    if (k > packet_size<Half>) return tiled_scores_of_rows<Half>(X, W, b, k, Z);
-  }
-  dot_scores_of_rows(X, W, b, k, Z);
+  const bool tiled = with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, const Scalar* z) {
+      for (KernelIndex u = 0; u < k; ++u) Z[i * k + u] = z[u];
+    });
+  });
+  if (!tiled) dot_scores_of_rows(X, W, b, k, Z);
 }
 
 template <typename Scalar>
@@ -455,6 +479,67 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   return loss;
 }
 
+// softmax_loss of the scores X W^T + 1 b^T, each row's loss taken while its scores are in the
+// padded packets of a score tile. The padding lanes (0) are left out of the maximum and cleared
+// after the exponential by a mask: an exponential driven to underflow would give subnormal
+// numbers, which cost some CPUs a hundred cycles per operation.
+template <typename Packet, typename Scalar>
+double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                          KernelIndex k, const int* labels, const double* weights, Scalar* R,
+                          Scalar* P) {
+  using namespace Eigen::internal;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  const KernelIndex n_packets = (k + kWidth - 1) / kWidth, last = (n_packets - 1) * kWidth;
+  // All bits set in the lanes of the last packet that hold units.
+  const Packet in_last = pcmp_lt(plset<Packet>(Scalar(0)), pset1<Packet>(Scalar(k - last)));
+  Column<Scalar> log_sums(X.rows), picked(X.rows);
+  tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
+    Packet max = pselect(in_last, pload<Packet>(z + last), pset1<Packet>(z[0]));
+    for (KernelIndex p = 0; p < last; p += kWidth) max = pmax(max, pload<Packet>(z + p));
+    const Scalar row_max = predux_max(max);
+    picked[i] = z[labels[i]] - row_max;
+    const Packet shift = pset1<Packet>(row_max);
+    Packet total = pand(pexp(psub(pload<Packet>(z + last), shift)), in_last);
+    pstore(z + last, total);
+    for (KernelIndex p = 0; p < last; p += kWidth) {
+      const Packet e = pexp(psub(pload<Packet>(z + p), shift));
+      pstore(z + p, e);
+      total = padd(total, e);
+    }
+    const Scalar sum = predux(total);
+    log_sums[i] = sum;
+    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+    if (P) {
+      for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
+    }
+    const Scalar scale = weight / sum;
+    Scalar* r = R + i * k;
+    for (KernelIndex u = 0; u < k; ++u) r[u] = z[u] * scale;
+    r[labels[i]] -= weight;
+  });
+  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
+  double loss = 0.0;
+  for (KernelIndex i = 0; i < X.rows; ++i) {
+    loss += (weights ? weights[i] : 1.0) *
+            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
+  }
+  return loss;
+}
+
+template <typename Scalar>
+double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                           KernelIndex k, const int* labels, const double* weights, Scalar* R,
+                           Scalar* P) {
+  double loss = 0.0;
+  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    loss = tiled_softmax_loss<Packet>(X, W, b, k, labels, weights, R, P);
+  });
+  if (tiled) return loss;
+  linear_scores(X, W, b, k, R);
+  return softmax_loss(R, X.rows, k, labels, weights, P);
+}
+
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
                    const double* weights, Scalar* curvature) {
@@ -585,6 +670,7 @@ const KernelTable<Scalar>& kernel_table() {
       &linear_scores<Scalar>,
       &add_transposed_product<Scalar>,
       &softmax_loss<Scalar>,
+      &softmax_scores_loss<Scalar>,
       &binary_loss<Scalar>,
       &softmax_curvature<Scalar>,
       &add_weighted_grams<Scalar>,
