@@ -73,10 +73,9 @@ void couple_pairwise(const Scalar* pair_scores, int n_classes, Eigen::MatrixXd& 
   }
 }
 
-// Runs fn(first, count) over fixed row blocks on n_threads threads.
+// Runs fn(first, count) over fixed blocks of `block` rows on n_threads threads.
 template <typename Fn>
-void for_row_blocks(Index n_rows, int n_threads, Fn&& fn) {
-  const Index block = 2048;
+void for_row_blocks(Index n_rows, int n_threads, Fn&& fn, Index block = 2048) {
   const Index n_blocks = (n_rows + block - 1) / block;
   detail::ThreadPool pool(static_cast<int>(std::min<Index>(resolve_threads(n_threads), std::max<Index>(n_blocks, 1))));
   pool.run(n_blocks, [&](Index b) {
@@ -85,14 +84,25 @@ void for_row_blocks(Index n_rows, int n_threads, Fn&& fn) {
   });
 }
 
-// Linear scores X coef^T + intercept, n x n_units.
+// Rows per block of dense X: about 256 KiB, so that a block checked for finiteness is still in
+// cache when it is scored.
+inline Index dense_block_rows(Index n_features, Index scalar_bytes) {
+  return std::clamp<Index>((Index(1) << 18) / std::max<Index>(n_features * scalar_bytes, 1), 16, 2048);
+}
+
 template <typename Scalar, typename Matrix>
-RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int n_threads) {
+void check_features(const Model<Scalar>& model, const Matrix& X) {
   if (X.cols() != model.n_features()) {
     throw std::invalid_argument("X has " + std::to_string(X.cols()) +
                                 " features, but the model expects " +
                                 std::to_string(model.n_features()));
   }
+}
+
+// Linear scores X coef^T + intercept, n x n_units.
+template <typename Scalar, typename Matrix>
+RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int n_threads) {
+  check_features(model, X);
   RowMatrix<Scalar> Z(X.rows(), model.coef().rows());
   if constexpr (is_sparse_v<Matrix>) {
     detail::check_values(X);
@@ -114,7 +124,7 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
       if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
       kernels.linear_scores(block, model.coef().data(), model.intercept().data(),
                             model.coef().rows(), Z.row(first).data());
-    });
+    }, dense_block_rows(X.cols(), sizeof(Scalar)));
   }
   return Z;
 }
@@ -131,9 +141,23 @@ RowMatrix<Scalar> decision(const Model<Scalar>& model, const Matrix& X, int n_th
 
 template <typename Scalar, typename Matrix>
 RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const Matrix& X, int n_threads) {
-  RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
   const int K = model.n_classes();
   const auto& kernels = detail::kernels<Scalar>();
+  if constexpr (!is_sparse_v<Matrix>) {
+    if (model.strategy() == Strategy::Softmax && K > 2) {
+      // One pass: each block checked, scored and normalised while in cache.
+      check_features(model, X);
+      RowMatrix<Scalar> P(X.rows(), K);
+      for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
+        const auto block = detail::dense_block(X.middleRows(first, count));
+        if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
+        kernels.softmax_scores(block, model.coef().data(), model.intercept().data(), K,
+                               P.row(first).data());
+      }, dense_block_rows(X.cols(), sizeof(Scalar)));
+      return P;
+    }
+  }
+  RowMatrix<Scalar> Z = linear_scores(model, X, n_threads);
   if (K == 2) {
     RowMatrix<Scalar> P(Z.rows(), 2);
     for_row_blocks(Z.rows(), n_threads, [&](Index first, Index count) {

@@ -118,6 +118,9 @@ void expect_direct_results(Index n, Index d, Index k) {
       EXPECT_NEAR(fused_loss, softmax_loss, 4 * tolerance * (1.0 + softmax_loss));
       EXPECT_LT((fused.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
       EXPECT_LT((probabilities.template cast<double>() - P).cwiseAbs().maxCoeff(), score_tolerance);
+      probabilities.setZero();
+      kernels->softmax_scores(block, W_s.data(), b_s.data(), k, probabilities.data());
+      EXPECT_LT((probabilities.template cast<double>() - P).cwiseAbs().maxCoeff(), score_tolerance);
 
       RowMatrix<Scalar> scratch(d, k);
       Eigen::MatrixXd gradient = Eigen::MatrixXd::Ones(d, k);  // adds to what is there

@@ -83,6 +83,11 @@ struct KernelTable {
   // In place: each row of Z (rows x k) becomes softmax(row).
   void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);
 
+  // P (rows x k, row-major) = the softmax of each row of X W^T + 1 b^T (W, b as for
+  // linear_scores).
+  void (*softmax_scores)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                         KernelIndex k, Scalar* P);
+
   // Whether every value of X is finite (no NaN, no infinity).
   bool (*all_finite)(const DenseBlock<Scalar>& X);
 

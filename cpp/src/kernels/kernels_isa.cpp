@@ -479,34 +479,52 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   return loss;
 }
 
-// softmax_loss of the scores X W^T + 1 b^T, each row's loss taken while its scores are in the
-// padded packets of a score tile. The padding lanes (0) are left out of the maximum and cleared
-// after the exponential by a mask: an exponential driven to underflow would give subnormal
-// numbers, which cost some CPUs a hundred cycles per operation.
+// Softmax on the padded packets of a score tile. The padding lanes (0) are left out of the
+// maximum and cleared after the exponential by a mask: an exponential driven to underflow would
+// give subnormal numbers, which cost some CPUs a hundred cycles per operation.
 template <typename Packet, typename Scalar>
-double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, const int* labels, const double* weights, Scalar* R,
-                          Scalar* P) {
-  using namespace Eigen::internal;
-  constexpr KernelIndex kWidth = packet_size<Packet>;
-  const KernelIndex n_packets = (k + kWidth - 1) / kWidth, last = (n_packets - 1) * kWidth;
-  // All bits set in the lanes of the last packet that hold units.
-  const Packet in_last = pcmp_lt(plset<Packet>(Scalar(0)), pset1<Packet>(Scalar(k - last)));
-  Column<Scalar> log_sums(X.rows), picked(X.rows);
-  tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
-    Packet max = pselect(in_last, pload<Packet>(z + last), pset1<Packet>(z[0]));
-    for (KernelIndex p = 0; p < last; p += kWidth) max = pmax(max, pload<Packet>(z + p));
-    const Scalar row_max = predux_max(max);
-    picked[i] = z[labels[i]] - row_max;
-    const Packet shift = pset1<Packet>(row_max);
-    Packet total = pand(pexp(psub(pload<Packet>(z + last), shift)), in_last);
-    pstore(z + last, total);
-    for (KernelIndex p = 0; p < last; p += kWidth) {
+class TileSoftmax {
+ public:
+  explicit TileSoftmax(KernelIndex k)
+      : last_((k + kWidth - 1) / kWidth * kWidth - kWidth),
+        in_last_(Eigen::internal::pcmp_lt(Eigen::internal::plset<Packet>(Scalar(0)),
+                                          Eigen::internal::pset1<Packet>(Scalar(k - last_)))) {}
+
+  // z becomes exp(z - max z); returns the sum of its k values and writes max z to `max`.
+  Scalar exponentiate(Scalar* z, Scalar& max) const {
+    using namespace Eigen::internal;
+    Packet top = pselect(in_last_, pload<Packet>(z + last_), pset1<Packet>(z[0]));
+    for (KernelIndex p = 0; p < last_; p += kWidth) top = pmax(top, pload<Packet>(z + p));
+    max = predux_max(top);
+    const Packet shift = pset1<Packet>(max);
+    Packet total = pand(pexp(psub(pload<Packet>(z + last_), shift)), in_last_);
+    pstore(z + last_, total);
+    for (KernelIndex p = 0; p < last_; p += kWidth) {
       const Packet e = pexp(psub(pload<Packet>(z + p), shift));
       pstore(z + p, e);
       total = padd(total, e);
     }
-    const Scalar sum = predux(total);
+    return predux(total);
+  }
+
+ private:
+  static constexpr KernelIndex kWidth = packet_size<Packet>;
+  KernelIndex last_;  // offset of the last packet
+  Packet in_last_;    // all bits set in the lanes of the last packet that hold units
+};
+
+// softmax_loss of the scores X W^T + 1 b^T, each row's loss taken while its scores are in cache.
+template <typename Packet, typename Scalar>
+double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                          KernelIndex k, const int* labels, const double* weights, Scalar* R,
+                          Scalar* P) {
+  const TileSoftmax<Packet, Scalar> softmax(k);
+  Column<Scalar> log_sums(X.rows), picked(X.rows);
+  tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
+    const Scalar z_label = z[labels[i]];
+    Scalar max;
+    const Scalar sum = softmax.exponentiate(z, max);
+    picked[i] = z_label - max;
     log_sums[i] = sum;
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     if (P) {
@@ -538,6 +556,26 @@ double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const S
   if (tiled) return loss;
   linear_scores(X, W, b, k, R);
   return softmax_loss(R, X.rows, k, labels, weights, P);
+}
+
+template <typename Scalar>
+void softmax(Scalar* Z, KernelIndex rows, KernelIndex k);
+
+template <typename Scalar>
+void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
+                    Scalar* P) {
+  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    const TileSoftmax<Packet, Scalar> softmax(k);
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
+      Scalar max;
+      const Scalar sum = softmax.exponentiate(z, max);
+      for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
+    });
+  });
+  if (tiled) return;
+  linear_scores(X, W, b, k, P);
+  softmax(P, X.rows, k);
 }
 
 template <typename Scalar>
@@ -675,6 +713,7 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_curvature<Scalar>,
       &add_weighted_grams<Scalar>,
       &softmax<Scalar>,
+      &softmax_scores<Scalar>,
       &all_finite<Scalar>,
       &sigmoid<Scalar>,
   };
