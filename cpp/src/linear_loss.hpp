@@ -73,10 +73,10 @@ class LinearLoss final : public SecondOrderObjective {
     set_units(w, coef_, intercept_);
     const KernelTable<Scalar>& kernels = passes_.kernels();
     passes_.product_pass(coef_, intercept_, n_units_, 1,
-                         [&](Index first, Index count, const int* labels, const double* weights,
-                             Scalar* Z, double* loss) {
-      Scalar* curvature = keep_curvature_ ? curvature_.row(first).data() : nullptr;
-      *loss += link_(kernels, Z, count, labels, weights, curvature);
+                         [&](const typename Passes::Chunk& chunk) {
+      Scalar* curvature = keep_curvature_ ? curvature_.row(chunk.first).data() : nullptr;
+      chunk.losses[0] +=
+          link_(kernels, chunk.Z, chunk.count, chunk.labels, chunk.weights, curvature);
     });
     finish_sum(w, gradient);
     const Eigen::Map<const Eigen::MatrixXd> W(w.data(), passes_.n_features(), n_units_);
@@ -90,9 +90,9 @@ class LinearLoss final : public SecondOrderObjective {
     const KernelTable<Scalar>& kernels = passes_.kernels();
     // The direction's scores, then each row's loss Hessian applied to them, then back.
     passes_.product_pass(direction_coef_, direction_intercept_, n_units_, 0,
-                         [&](Index first, Index count, const int*, const double* weights,
-                             Scalar* U, double*) {
-      link_.curvature_product(kernels, curvature_.row(first).data(), weights, U, count);
+                         [&](const typename Passes::Chunk& chunk) {
+      link_.curvature_product(kernels, curvature_.row(chunk.first).data(), chunk.weights,
+                              chunk.Z, chunk.count);
     });
     finish_sum(v, product);
   }

@@ -100,11 +100,19 @@ class LinearPasses {
     intercept[unit] = fit_intercept_ ? static_cast<Scalar>(bias) : Scalar(0);
   }
 
-  // One product pass with the n_units units (coef, intercept): for each chunk of rows
-  // [first, first + count) of the set, R (count x n_units, row-major) gets its scores, then
-  //   transform(first, count, labels, weights, R.data(), losses)
-  // turns them into the derivatives (or products) to sum, adding the chunk's losses to
-  // losses[0, n_losses) (labels and weights are the chunk's own, weights null for all ones).
+  // What a product pass hands its transform for each chunk of rows.
+  struct Chunk {
+    Index first, count;     // rows [first, first + count) of the set
+    const int* labels;      // theirs
+    const double* weights;  // theirs, null for all ones
+    Scalar* Z;              // count x n_units, row-major: their scores, to transform in place
+    double* losses;         // n_losses sums of the slab, to add the chunk's losses to
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& scratch;  // the slab's, free to use
+  };
+
+  // One product pass with the n_units units (coef, intercept): for each chunk of rows, its
+  // scores go through transform(Chunk&), which turns them into the derivatives (or products)
+  // to sum and adds the chunk's losses, and then into [X_chunk 1]^T Z.
   // Read the sums with summed_losses() and summed_products().
   template <class Transform>
   void product_pass(const Coef& coef, const Vector<Scalar>& intercept, int n_units, int n_losses,
@@ -122,7 +130,9 @@ class LinearPasses {
         // Scores, then residuals in their place, then the products, while the chunk is hot.
         slab.residuals.resize(count, n_units);
         scores(X_chunk, coef, intercept, n_units, slab.residuals);
-        transform(first, count, labels, weights, slab.residuals.data(), slab.losses.data());
+        Chunk chunk{first, count, labels, weights, slab.residuals.data(), slab.losses.data(),
+                    slab.scratch};
+        transform(chunk);
         add_transposed_product(X_chunk, n_units, slab);
       });
     });
@@ -187,6 +197,7 @@ class LinearPasses {
     std::vector<double> weights;
     RowMatrix<Scalar> residuals;  // the chunk's scores, then what the loss makes of them
     RowMatrix<Scalar> chunk_grad;
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> scratch;
   };
 
   struct GramSlab {
