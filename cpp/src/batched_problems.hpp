@@ -81,6 +81,18 @@ class BatchedProblems {
   BatchedProblems(const BatchedProblems&) = delete;
   BatchedProblems& operator=(const BatchedProblems&) = delete;
 
+  // Threads are left only when run() itself failed: they are stopped and joined.
+  ~BatchedProblems() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      abandoned_ = true;
+      for (int s = 0; s < n_slots_; ++s) slots_[s].wake.notify_all();
+    }
+    for (int s = 0; s < n_slots_; ++s) {
+      if (slots_[s].thread.joinable()) slots_[s].thread.join();
+    }
+  }
+
   // Calls solve_problem(problem, objective) for every problem in [0, n_problems), each on a
   // thread of its own, problems taking slots in order as they free up, and serves their
   // requests; returns once all have returned. The first exception of a solver or a pass stops
@@ -89,9 +101,12 @@ class BatchedProblems {
   void run(int n_problems, Solve&& solve_problem) {
     int next_problem = 0;
     std::vector<Request*> batch;
+    batch.reserve(static_cast<size_t>(n_slots_));
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_coordinator_.wait(lock, [&] { return abandoned_ ? any_in(State::Finished) || all_free() : settled(); });
+      wake_coordinator_.wait(lock, [&] {
+        return abandoned_ ? any_in(State::Finished) || all_free() : settled();
+      });
       join_finished(lock);
       if (abandoned_) {
         if (all_free()) break;

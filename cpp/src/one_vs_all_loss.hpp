@@ -126,7 +126,8 @@ class OneVsAllLoss {
         n, gram_chunks_per_slab_, [&](Index first, Index count, const double*, Scalar* D) {
       for (Index j = 0; j < n; ++j) {
         const int slot = requests[static_cast<size_t>(j)]->slot;
-        Eigen::Map<Vector<Scalar>>(D + j * count, count) = curvature_.col(slot).segment(first, count);
+        Eigen::Map<Vector<Scalar>>(D + j * count, count) =
+            curvature_.col(slot).segment(first, count);
       }
     });
     grams /= passes_.weight_sum();

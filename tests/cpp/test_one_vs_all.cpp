@@ -230,7 +230,8 @@ TEST(OneVsAllBatch, ProblemsStopEachOnItsOwn) {
     intercept[0] = optimum.intercept()[0];
     const Model<double> start(Strategy::OneVsAll, 4, coef, intercept, {});
 
-    const Model<double> batched = OneVsAllClassifier<double>(options).fit(X, data.y, 4, ones, &start);
+    const Model<double> batched =
+        OneVsAllClassifier<double>(options).fit(X, data.y, 4, ones, &start);
     const Model<double> reference = separate_fits(X, data.y, 4, options, ones.data(), &start);
     EXPECT_EQ(batched.reports()[0].n_iter, 0);
     for (int k = 1; k < 4; ++k) {
@@ -267,7 +268,9 @@ TEST(OneVsAllBatch, ReportsProgressPerClass) {
     SCOPED_TRACE(to_string(solver));
     std::map<int, std::vector<IterationInfo>> seen;
     TrainOptions options = tight(solver, 2);
-    options.on_iteration = [&seen](const IterationInfo& info) { seen[info.problem].push_back(info); };
+    options.on_iteration = [&seen](const IterationInfo& info) {
+      seen[info.problem].push_back(info);
+    };
     const Model<double> model = train(Strategy::OneVsAll, data.X, data.y, 5, options);
     ASSERT_EQ(seen.size(), 5u);
     for (const auto& [problem, infos] : seen) {
