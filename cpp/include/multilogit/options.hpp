@@ -49,8 +49,9 @@ struct TrainOptions {
   // worker threads.
   std::function<void(const IterationInfo&)> on_iteration;
 
-  // Polled after every iteration of every problem, from any thread; returning true abandons
-  // the fit, which then throws Interrupted.
+  // Polled after every iteration of every problem, from any thread, and by the calling thread
+  // after every pass over X that serves problems solved together (one-vs-all); returning true
+  // abandons the fit, which then throws Interrupted.
   std::function<bool()> should_stop;
 
   // Throws std::invalid_argument naming the first invalid option.

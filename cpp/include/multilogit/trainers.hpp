@@ -149,7 +149,8 @@ class SoftmaxRegression final : public TrainerFor<Scalar, SoftmaxRegression<Scal
                          const FitInputs<Scalar>& inputs) const;
 };
 
-// One binary model per class, that class against all others.
+// One binary model per class, that class against all others. The problems advance together,
+// one pass over X per round for all of them (up to 64 at a time), each stopping on its own.
 template <typename Scalar>
 class OneVsAllClassifier final : public TrainerFor<Scalar, OneVsAllClassifier<Scalar>> {
  public:

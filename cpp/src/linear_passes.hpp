@@ -1,0 +1,318 @@
+// Threaded passes over the rows of X for linear units z = W x + b, which the losses build on.
+//
+// A product pass computes, for each cache-sized chunk of rows, the units' scores, lets the loss
+// turn them into residuals (adding up the chunk's losses), and adds [X_chunk 1]^T R to the
+// gradient-like partial sums while the chunk is hot. A Gram pass adds up the weighted Gram
+// matrices [X 1]^T diag(D_j) [X 1] of second derivatives.
+//
+// Rows are split into a fixed number of slabs that depends only on the data's shape and on what
+// the caller declares at construction; each slab accumulates its own partial sums and the slabs
+// are added in order, so every result is bitwise identical for any number of threads.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include <Eigen/Core>
+#include <Eigen/SparseCore>
+
+#include "kernels/kernels.hpp"
+#include "multilogit/types.hpp"
+#include "row_set.hpp"
+#include "thread_pool.hpp"
+
+namespace multilogit::detail {
+
+// Number of slabs: enough for parallelism, capped so that their partial sums (per_slab_bytes
+// each) stay within `budget` bytes.
+inline Index slab_count(Index n_chunks, Index per_slab_bytes, Index budget = Index(16) << 20) {
+  const Index max_slabs = 16;
+  const Index memory_cap = std::max<Index>(2, budget / std::max<Index>(per_slab_bytes, 1));
+  return std::max<Index>(1, std::min({n_chunks, max_slabs, memory_cap}));
+}
+
+template <typename Matrix>
+class LinearPasses {
+ public:
+  using Scalar = typename Matrix::Scalar;
+  static constexpr bool kSparse = RowSet<Matrix>::kSparse;
+  // Unit weights W in Scalar, laid out for the chunk products: features x units for sparse
+  // rows, which read and scatter to a feature's weights for all units; units x features for
+  // the dense kernels.
+  using Coef = RowMatrix<Scalar>;
+
+  // labels[source_row] is the class index of each row of X and weights[source_row] its weight
+  // (null: all ones). pool may be null (single thread). Product passes use slabs sized for
+  // partial sums of `partial_sum_bytes` each.
+  LinearPasses(RowSet<Matrix> rows, const int* labels, const double* weights, bool fit_intercept,
+               ThreadPool* pool, Index partial_sum_bytes)
+      : rows_(rows),
+        labels_(labels),
+        weights_(weights),
+        fit_intercept_(fit_intercept),
+        pool_(pool),
+        chunk_(rows.chunk_rows()) {
+    product_chunks_per_slab_ = chunks_per_slab(partial_sum_bytes, Index(16) << 20);
+    product_slabs_.resize(static_cast<size_t>(slabs_of(product_chunks_per_slab_)));
+    weight_sum_ = static_cast<double>(rows_.size());
+    if (weights_) {
+      weight_sum_ = 0.0;
+      for (Index i = 0; i < rows_.size(); ++i) weight_sum_ += weights_[rows_.source_row(i)];
+    }
+  }
+
+  Index n_rows() const { return rows_.size(); }
+  Index n_features() const { return rows_.n_features(); }
+  bool fit_intercept() const { return fit_intercept_; }
+  double weight_sum() const { return weight_sum_; }  // S, the sum of the rows' weights
+  const KernelTable<Scalar>& kernels() const { return kernels_; }
+
+  // Side of a Gram matrix of [X 1] (of X without intercept).
+  Index gram_size() const { return n_features() + (fit_intercept_ ? 1 : 0); }
+
+  // Slabs of chunks_per_slab(...) chunks each: about slab_count slabs of `per_slab_bytes` of
+  // partial sums each fit in `budget`.
+  Index chunks_per_slab(Index per_slab_bytes, Index budget) const {
+    const Index n_slabs = slab_count(n_chunks(), per_slab_bytes, budget);
+    return std::max<Index>(1, (n_chunks() + n_slabs - 1) / n_slabs);
+  }
+
+  // Sizes coef and intercept for n_units units, all zero.
+  void clear_units(int n_units, Coef& coef, Vector<Scalar>& intercept) const {
+    if constexpr (kSparse) {
+      coef.setZero(n_features(), n_units);
+    } else {
+      coef.setZero(n_units, n_features());
+    }
+    intercept.setZero(n_units);
+  }
+
+  // Sets unit `unit` of coef and intercept from its weights (n_features() values) and bias.
+  void set_unit(int unit, const double* unit_weights, double bias, Coef& coef,
+                Vector<Scalar>& intercept) const {
+    const Eigen::Map<const Eigen::VectorXd> w(unit_weights, n_features());
+    if constexpr (kSparse) {
+      coef.col(unit) = w.cast<Scalar>();
+    } else {
+      coef.row(unit) = w.transpose().cast<Scalar>();
+    }
+    intercept[unit] = fit_intercept_ ? static_cast<Scalar>(bias) : Scalar(0);
+  }
+
+  // What a product pass hands its transform for each chunk of rows.
+  struct Chunk {
+    Index first, count;     // rows [first, first + count) of the set
+    const int* labels;      // theirs
+    const double* weights;  // theirs, null for all ones
+    Scalar* Z;              // count x n_units, row-major: their scores, to transform in place
+    double* losses;         // n_losses sums of the slab, to add the chunk's losses to
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& scratch;  // the slab's, free to use
+    // With Scoring::ByTransform, the chunk's dense rows, which the transform scores itself
+    // into Z (Z then holds nothing on entry); else null.
+    const DenseBlock<Scalar>* X;
+  };
+
+  // Who computes a product pass's scores: the pass, or (for dense X) the transform, which can
+  // then take each row's loss while its scores are in registers' reach.
+  enum class Scoring { ByPass, ByTransform };
+
+  // One product pass with the n_units units (coef, intercept): for each chunk of rows, its
+  // scores go through transform(Chunk&), which turns them into the derivatives (or products)
+  // to sum and adds the chunk's losses, and then into [X_chunk 1]^T Z.
+  // Read the sums with summed_losses() and summed_products().
+  template <class Transform>
+  void product_pass(const Coef& coef, const Vector<Scalar>& intercept, int n_units, int n_losses,
+                    Transform&& transform, Scoring scoring = Scoring::ByPass) {
+    run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
+      ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];
+      slab.losses.setZero(n_losses);
+      slab.partial_W.setZero(n_features(), n_units);
+      slab.partial_b.setZero(n_units);
+      for_each_chunk(s, product_chunks_per_slab_, slab.gathered,
+                     [&](Index first, Index count, const auto& X_chunk) {
+        const int* labels = chunk_values(labels_, first, count, slab.labels);
+        const double* weights =
+            weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
+        // Scores, then residuals in their place, then the products, while the chunk is hot.
+        slab.residuals.resize(count, n_units);
+        const DenseBlock<Scalar>* dense_rows = nullptr;
+        if constexpr (!kSparse) {
+          if (scoring == Scoring::ByTransform) dense_rows = &X_chunk;
+        }
+        if (!dense_rows) scores(X_chunk, coef, intercept, n_units, slab.residuals);
+        Chunk chunk{first, count, labels, weights, slab.residuals.data(), slab.losses.data(),
+                    slab.scratch, dense_rows};
+        transform(chunk);
+        add_transposed_product(X_chunk, n_units, slab);
+      });
+    });
+  }
+
+  // The last product pass's losses, its slabs' shares added in order.
+  Eigen::VectorXd summed_losses() const {
+    Eigen::VectorXd losses = Eigen::VectorXd::Zero(product_slabs_.front().losses.size());
+    for (const ProductSlab& slab : product_slabs_) losses += slab.losses;
+    return losses;
+  }
+
+  // The last product pass's [X 1]^T R: W (n_features() x n_units) and b (n_units; zero without
+  // intercept), its slabs' shares added in order.
+  void summed_products(Eigen::Ref<Eigen::MatrixXd> W, Eigen::Ref<Eigen::VectorXd> b) const {
+    W.setZero();
+    b.setZero();
+    for (const ProductSlab& slab : product_slabs_) {
+      W += slab.partial_W;
+      b += slab.partial_b;
+    }
+  }
+
+  // sum_i [x_i 1]^T D_j(i) [x_i 1] for j < n_weights, side by side (gram_size() x
+  // (gram_size() n_weights), column-major), over slabs of `per_slab` chunks each, with
+  //   fill(first, count, weights, D)
+  // writing the weights D (count x n_weights, column-major) of the chunk's rows.
+  template <class Fill>
+  Eigen::MatrixXd gram_pass(Index n_weights, Index per_slab, Fill&& fill) {
+    const Index m = gram_size();
+    gram_slabs_.resize(static_cast<size_t>(slabs_of(per_slab)));
+    run_slabs(static_cast<Index>(gram_slabs_.size()), [&](Index s) {
+      GramSlab& slab = gram_slabs_[static_cast<size_t>(s)];
+      slab.grams.setZero(m, m * n_weights);
+      for_each_chunk(s, per_slab, slab.gathered, [&](Index first, Index count, const auto& X_chunk) {
+        const double* weights =
+            weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
+        slab.chunk_weights.resize(count, n_weights);
+        fill(first, count, weights, slab.chunk_weights.data());
+        if constexpr (kSparse) {
+          for (Index j = 0; j < n_weights; ++j) {
+            add_sparse_gram(X_chunk, slab.chunk_weights.col(j), slab.grams.data() + j * m * m);
+          }
+        } else {
+          kernels_.add_weighted_grams(X_chunk, slab.chunk_weights.data(), n_weights,
+                                      fit_intercept_, slab.grams.data());
+        }
+      });
+    });
+    Eigen::MatrixXd grams = Eigen::MatrixXd::Zero(m, m * n_weights);
+    for (const GramSlab& slab : gram_slabs_) grams += slab.grams;
+    return grams;
+  }
+
+ private:
+  struct ProductSlab {
+    Eigen::VectorXd losses;
+    Eigen::MatrixXd partial_W;  // the slab's share of [X 1]^T R
+    Eigen::VectorXd partial_b;
+    typename RowSet<Matrix>::Scratch gathered;
+    std::vector<int> labels;
+    std::vector<double> weights;
+    RowMatrix<Scalar> residuals;  // the chunk's scores, then what the loss makes of them
+    RowMatrix<Scalar> chunk_grad;
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> scratch;
+  };
+
+  struct GramSlab {
+    Eigen::MatrixXd grams;
+    typename RowSet<Matrix>::Scratch gathered;
+    std::vector<double> weights;
+    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> chunk_weights;
+  };
+
+  Index n_chunks() const { return (rows_.size() + chunk_ - 1) / chunk_; }
+
+  Index slabs_of(Index per_slab) const {
+    return std::max<Index>(1, (n_chunks() + per_slab - 1) / per_slab);
+  }
+
+  void run_slabs(Index n_slabs, const std::function<void(Index)>& task) {
+    if (pool_) {
+      pool_->run(n_slabs, task);
+    } else {
+      for (Index s = 0; s < n_slabs; ++s) task(s);
+    }
+  }
+
+  // Calls use(first, count, X_chunk) for the chunks of slab s (of per_slab chunks) in order.
+  template <typename Use>
+  void for_each_chunk(Index s, Index per_slab, typename RowSet<Matrix>::Scratch& gathered,
+                      Use&& use) const {
+    const Index begin = s * per_slab * chunk_;
+    const Index end = std::min(rows_.size(), begin + per_slab * chunk_);
+    for (Index first = begin; first < end; first += chunk_) {
+      const Index count = std::min(chunk_, end - first);
+      rows_.visit(first, count, gathered,
+                  [&](const auto& X_chunk) { use(first, count, X_chunk); });
+    }
+  }
+
+  // Z = X_chunk W^T + 1 b^T.
+  template <typename Chunk>
+  void scores(const Chunk& X_chunk, const Coef& coef, const Vector<Scalar>& intercept,
+              int n_units, RowMatrix<Scalar>& Z) const {
+    if constexpr (kSparse) {
+      Z.noalias() = X_chunk * coef;
+      if (fit_intercept_) Z.rowwise() += intercept.transpose();
+    } else {
+      kernels_.linear_scores(X_chunk, coef.data(),
+                             fit_intercept_ ? intercept.data() : nullptr, n_units, Z.data());
+    }
+  }
+
+  // The slab's partial sums += [X_chunk 1]^T R, R its residuals.
+  template <typename Chunk>
+  void add_transposed_product(const Chunk& X_chunk, int n_units, ProductSlab& slab) const {
+    if constexpr (kSparse) {
+      slab.chunk_grad.noalias() = X_chunk.transpose() * slab.residuals;
+      slab.partial_W += slab.chunk_grad.template cast<double>();
+      if (fit_intercept_) {
+        slab.partial_b += slab.residuals.colwise().sum().transpose().template cast<double>();
+      }
+    } else {
+      slab.chunk_grad.resize(n_features(), n_units);
+      kernels_.add_transposed_product(X_chunk, slab.residuals.data(), n_units,
+                                      slab.chunk_grad.data(), slab.partial_W.data(),
+                                      fit_intercept_ ? slab.partial_b.data() : nullptr);
+    }
+  }
+
+  // G (gram_size() square, column-major) += [X_chunk 1]^T diag(D) [X_chunk 1] for sparse X.
+  template <typename Chunk, typename Weights>
+  void add_sparse_gram(const Chunk& X_chunk, const Weights& D, double* G) const {
+    const Index d = n_features();
+    Eigen::Map<Eigen::MatrixXd> gram(G, gram_size(), gram_size());
+    const Eigen::SparseMatrix<Scalar> weighted = D.asDiagonal() * X_chunk;
+    const Eigen::SparseMatrix<Scalar> product = X_chunk.transpose() * weighted;
+    gram.topLeftCorner(d, d) +=
+        Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>(product).template cast<double>();
+    if (fit_intercept_) {
+      const Vector<Scalar> column_sums = X_chunk.transpose() * D;
+      gram.block(d, 0, 1, d) += column_sums.transpose().template cast<double>();
+      gram.block(0, d, d, 1) += column_sums.template cast<double>();
+      gram(d, d) += static_cast<double>(D.sum());
+    }
+  }
+
+  // values[source_row] for rows [first, first + count) of the set: in place for all rows of X,
+  // else gathered into `buffer`.
+  template <typename T>
+  const T* chunk_values(const T* values, Index first, Index count, std::vector<T>& buffer) const {
+    if (rows_.is_all_rows()) return values + first;
+    buffer.resize(static_cast<size_t>(count));
+    for (Index r = 0; r < count; ++r) buffer[static_cast<size_t>(r)] = values[rows_.source_row(first + r)];
+    return buffer.data();
+  }
+
+  RowSet<Matrix> rows_;
+  const int* labels_;
+  const double* weights_;
+  bool fit_intercept_;
+  ThreadPool* pool_;
+  const KernelTable<Scalar>& kernels_ = detail::kernels<Scalar>();
+  Index chunk_;
+  Index product_chunks_per_slab_ = 1;
+  double weight_sum_ = 0.0;
+  std::vector<ProductSlab> product_slabs_;
+  std::vector<GramSlab> gram_slabs_;
+};
+
+}  // namespace multilogit::detail

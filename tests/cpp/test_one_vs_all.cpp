@@ -1,0 +1,315 @@
+// One-vs-all problems solved together (one pass over X per round for all of them) against the
+// same problems solved one by one, and how the batch stops on errors and interrupts.
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <multilogit/multilogit.hpp>
+
+#include "blobs.hpp"
+#include "linear_loss.hpp"
+#include "links.hpp"
+#include "one_vs_all_loss.hpp"
+#include "training.hpp"
+
+namespace {
+
+using namespace multilogit;
+using test_data::make_blobs;
+
+using ColMajorView = MatrixView<double, Eigen::ColMajor>;
+using RowMajorView = MatrixView<double, Eigen::RowMajor>;
+using CsrView = SparseView<double, Eigen::RowMajor, int>;
+using CscView = SparseView<double, Eigen::ColMajor, int>;
+
+TrainOptions tight(Solver solver, int n_threads = 1) {
+  TrainOptions options;
+  options.tol = 1e-10;
+  options.max_iter = 1000;
+  options.solver = solver;
+  options.n_threads = n_threads;
+  return options;
+}
+
+double relative_difference(const Model<double>& a, const Model<double>& b) {
+  const double coef = (a.coef() - b.coef()).norm() / b.coef().norm();
+  const double intercept =
+      (a.intercept() - b.intercept()).norm() / std::max(b.intercept().norm(), 1.0);
+  return std::max(coef, intercept);
+}
+
+bool identical(const Model<double>& a, const Model<double>& b) {
+  return (a.coef().array() == b.coef().array()).all() &&
+         (a.intercept().array() == b.intercept().array()).all();
+}
+
+// The one-vs-all model fitted as K problems one after the other, each with its own LinearLoss.
+template <typename Matrix>
+Model<double> separate_fits(const Matrix& X, const Eigen::VectorXi& y, int n_classes,
+                            const TrainOptions& options, const double* weights,
+                            const Model<double>* initial = nullptr) {
+  RowMatrix<double> coef(n_classes, X.cols());
+  Eigen::VectorXd intercept(n_classes);
+  std::vector<ProblemReport> reports;
+  const detail::RowSet<Matrix> rows(X);
+  for (int k = 0; k < n_classes; ++k) {
+    reports.push_back(detail::fit_binary_problem(rows, y, k, options, weights, initial, nullptr,
+                                                 k, k, coef, intercept));
+  }
+  return Model<double>(Strategy::OneVsAll, n_classes, std::move(coef), std::move(intercept),
+                       std::move(reports));
+}
+
+// Sparse copies of a dense matrix with views of them.
+struct SparseCopies {
+  explicit SparseCopies(const Eigen::MatrixXd& X) : csr(X.sparseView()), csc(X.sparseView()) {}
+  CsrView csr_view() const {
+    return CsrView(csr.rows(), csr.cols(), csr.nonZeros(), csr.outerIndexPtr(),
+                   csr.innerIndexPtr(), csr.valuePtr());
+  }
+  CscView csc_view() const {
+    return CscView(csc.rows(), csc.cols(), csc.nonZeros(), csc.outerIndexPtr(),
+                   csc.innerIndexPtr(), csc.valuePtr());
+  }
+  Eigen::SparseMatrix<double, Eigen::RowMajor> csr;
+  Eigen::SparseMatrix<double, Eigen::ColMajor> csc;
+};
+
+// The batched loss against one LinearLoss per problem: any subset of the problems, each at its
+// own point, in any order.
+template <typename Matrix>
+void check_batched_loss(const Matrix& X, const Eigen::VectorXi& y, const Eigen::VectorXd& s,
+                        bool fit_intercept) {
+  const int n_classes = 4;
+  detail::ThreadPool pool(2);
+  detail::OneVsAllLoss<Matrix> batched(detail::RowSet<Matrix>(X), y.data(), s.data(), n_classes,
+                                       fit_intercept, 0.7, 0.0, &pool);
+  const Index p = batched.dimension();
+  std::vector<Eigen::VectorXd> points, directions, gradients(n_classes), products(n_classes);
+  std::vector<Eigen::MatrixXd> hessians(n_classes);
+  std::vector<typename detail::OneVsAllLoss<Matrix>::Request> requests(n_classes);
+  for (int k = 0; k < n_classes; ++k) {
+    points.push_back(Eigen::VectorXd::LinSpaced(p, -0.2 * k, 0.1 + 0.05 * k));
+    directions.push_back(Eigen::VectorXd::LinSpaced(p, 1.0, -0.5 * k));
+    gradients[k].resize(p);
+    products[k].resize(p);
+  }
+  // Problems 2 and 0 in slots 0 and 3, then problem 3 alone in slot 1.
+  const std::vector<std::vector<std::pair<int, int>>> passes = {{{2, 0}, {0, 3}}, {{3, 1}}};
+  for (const auto& pass : passes) {
+    std::vector<typename detail::OneVsAllLoss<Matrix>::Request*> batch;
+    for (const auto& [problem, slot] : pass) {
+      auto& request = requests[problem];
+      request.slot = slot;
+      request.problem = problem;
+      request.keep_curvature = true;
+      request.input = &points[problem];
+      request.vector_out = &gradients[problem];
+      batch.push_back(&request);
+    }
+    batched.evaluate(batch);
+    for (auto* request : batch) {
+      request->input = &directions[request->problem];
+      request->vector_out = &products[request->problem];
+      request->matrix_out = &hessians[request->problem];
+    }
+    batched.hessian_product(batch);
+    batched.hessian(batch);
+
+    for (const auto& [problem, slot] : pass) {
+      SCOPED_TRACE("problem " + std::to_string(problem));
+      detail::LinearLoss<Matrix, detail::BinaryLink> single(
+          detail::RowSet<Matrix>(X), y.data(), s.data(), detail::BinaryLink{problem}, 1,
+          fit_intercept, 0.7, 0.0, nullptr);
+      single.keep_curvature(true);
+      Eigen::VectorXd g(p), Hv(p);
+      Eigen::MatrixXd H;
+      const double f = single.evaluate(points[problem], g);
+      single.hessian_product(directions[problem], Hv);
+      single.hessian(H);
+      EXPECT_NEAR(requests[problem].value, f, 1e-14 * std::abs(f));
+      EXPECT_LT((gradients[problem] - g).norm(), 1e-13 * g.norm());
+      EXPECT_LT((products[problem] - Hv).norm(), 1e-13 * Hv.norm());
+      EXPECT_LT((hessians[problem] - H).norm(), 1e-13 * H.norm());
+    }
+  }
+}
+
+TEST(OneVsAllLoss, MatchesOneLinearLossPerProblem) {
+  const auto data = make_blobs(4, 1500, 9, 2.0);  // several chunks and slabs
+  const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(data.X.rows(), 0.2, 2.0);
+  const RowMatrix<double> row_major = data.X;
+  const SparseCopies sparse(data.X);
+  for (bool fit_intercept : {true, false}) {
+    SCOPED_TRACE(fit_intercept ? "with intercept" : "without intercept");
+    check_batched_loss(ColMajorView(data.X), data.y, weights, fit_intercept);
+    check_batched_loss(RowMajorView(row_major), data.y, weights, fit_intercept);
+    check_batched_loss(sparse.csr_view(), data.y, weights, fit_intercept);
+    check_batched_loss(sparse.csc_view(), data.y, weights, fit_intercept);
+  }
+}
+
+TEST(OneVsAllLoss, SecondDerivativesNeedCurvatureKept) {
+  const auto data = make_blobs(3, 50, 3, 1.0);
+  const ColMajorView X(data.X);
+  detail::OneVsAllLoss<ColMajorView> loss(detail::RowSet<ColMajorView>(X), data.y.data(),
+                                          nullptr, 3, true, 1.0, 0.0, nullptr);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension()), g(loss.dimension());
+  detail::OneVsAllLoss<ColMajorView>::Request request;
+  request.input = &w;
+  request.vector_out = &g;
+  loss.evaluate({&request});
+  EXPECT_THROW(loss.hessian_product({&request}), std::logic_error);
+}
+
+// Every solver, every storage, weighted rows: the batched fit reaches the optimum of the
+// separate fits, and the same model bitwise for any number of threads.
+template <typename Matrix>
+void check_batched_fit(const Matrix& X, const Eigen::VectorXi& y, int n_classes,
+                       const Eigen::VectorXd& weights, const char* storage) {
+  for (Solver solver : {Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky, Solver::Auto}) {
+    SCOPED_TRACE(std::string(storage) + ", " + std::string(to_string(solver)));
+    const Model<double> reference = separate_fits(X, y, n_classes, tight(solver), weights.data());
+    const Model<double> batched =
+        OneVsAllClassifier<double>(tight(solver, 1)).fit(X, y, n_classes, weights);
+    EXPECT_LT(relative_difference(batched, reference), 1e-8);
+    for (int k = 0; k < n_classes; ++k) {
+      EXPECT_TRUE(batched.reports()[k].converged());
+      EXPECT_NEAR(batched.reports()[k].objective, reference.reports()[k].objective, 1e-12);
+    }
+    for (int threads : {2, 3}) {
+      const Model<double> other =
+          OneVsAllClassifier<double>(tight(solver, threads)).fit(X, y, n_classes, weights);
+      EXPECT_TRUE(identical(other, batched)) << threads << " threads";
+    }
+  }
+}
+
+TEST(OneVsAllBatch, MatchesSeparateFitsForEverySolverAndStorage) {
+  const auto data = make_blobs(5, 600, 6, 2.5);
+  const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(data.X.rows(), 0.1, 3.0);
+  const RowMatrix<double> row_major = data.X;
+  const SparseCopies sparse(data.X);
+  check_batched_fit(ColMajorView(data.X), data.y, 5, weights, "column-major");
+  check_batched_fit(RowMajorView(row_major), data.y, 5, weights, "row-major");
+  check_batched_fit(sparse.csr_view(), data.y, 5, weights, "CSR");
+  check_batched_fit(sparse.csc_view(), data.y, 5, weights, "CSC");
+}
+
+TEST(OneVsAllBatch, MatchesSeparateFitsWithAnL1Part) {
+  const auto data = make_blobs(4, 300, 8, 2.0);
+  const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(data.X.rows(), 0.5, 1.5);
+  TrainOptions options = tight(Solver::Auto);  // OWL-QN
+  options.l1_ratio = 0.6;
+  options.C = 0.05;
+  const ColMajorView X(data.X);
+  const Model<double> reference = separate_fits(X, data.y, 4, options, weights.data());
+  const Model<double> batched = OneVsAllClassifier<double>(options).fit(X, data.y, 4, weights);
+  EXPECT_LT(relative_difference(batched, reference), 1e-7);
+  EXPECT_GT((batched.coef().array() == 0.0).count(), 0);  // the L1 part is at work
+}
+
+// Problem 0 starts at its optimum and stops at once; the others go on, each to its own
+// tolerance, and match their separate fits.
+TEST(OneVsAllBatch, ProblemsStopEachOnItsOwn) {
+  const auto data = make_blobs(4, 400, 5, 2.0);
+  const ColMajorView X(data.X);
+  const Eigen::VectorXd ones = Eigen::VectorXd::Ones(X.rows());
+  for (Solver solver : {Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+    SCOPED_TRACE(to_string(solver));
+    const TrainOptions options = tight(solver, 2);
+    const Model<double> optimum = separate_fits(X, data.y, 4, options, nullptr);
+    RowMatrix<double> coef = RowMatrix<double>::Zero(4, X.cols());
+    Eigen::VectorXd intercept = Eigen::VectorXd::Zero(4);
+    coef.row(0) = optimum.coef().row(0);
+    intercept[0] = optimum.intercept()[0];
+    const Model<double> start(Strategy::OneVsAll, 4, coef, intercept, {});
+
+    const Model<double> batched =
+        OneVsAllClassifier<double>(options).fit(X, data.y, 4, ones, &start);
+    const Model<double> reference = separate_fits(X, data.y, 4, options, ones.data(), &start);
+    EXPECT_EQ(batched.reports()[0].n_iter, 0);
+    for (int k = 1; k < 4; ++k) {
+      EXPECT_GT(batched.reports()[k].n_iter, 2) << "problem " << k;
+      EXPECT_TRUE(batched.reports()[k].converged()) << "problem " << k;
+      EXPECT_LE(batched.reports()[k].gradient_norm, options.tol);
+    }
+    EXPECT_LT(relative_difference(batched, reference), 1e-8);
+  }
+}
+
+// More classes than are solved at a time: later problems take the slots of finished ones.
+TEST(OneVsAllBatch, ManyClassesTakeTurns) {
+  const int n_classes = 70;
+  const auto data = make_blobs(n_classes, 12, 3, 0.5);
+  const ColMajorView X(data.X);
+  for (Solver solver : {Solver::Lbfgs, Solver::NewtonCholesky}) {
+    SCOPED_TRACE(to_string(solver));
+    TrainOptions options = tight(solver, 1);
+    options.tol = 1e-8;
+    const Model<double> reference = separate_fits(X, data.y, n_classes, options, nullptr);
+    const Model<double> batched = OneVsAllClassifier<double>(options).fit(X, data.y, n_classes);
+    EXPECT_LT(relative_difference(batched, reference), 1e-6);
+    options.n_threads = 3;
+    EXPECT_TRUE(identical(OneVsAllClassifier<double>(options).fit(X, data.y, n_classes), batched));
+  }
+}
+
+// Progress reports name each problem by its class, count its iterations from 1 and end with
+// one finished report.
+TEST(OneVsAllBatch, ReportsProgressPerClass) {
+  const auto data = make_blobs(5, 200, 4, 2.0);
+  for (Solver solver : {Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+    SCOPED_TRACE(to_string(solver));
+    std::map<int, std::vector<IterationInfo>> seen;
+    TrainOptions options = tight(solver, 2);
+    options.on_iteration = [&seen](const IterationInfo& info) {
+      seen[info.problem].push_back(info);
+    };
+    const Model<double> model = train(Strategy::OneVsAll, data.X, data.y, 5, options);
+    ASSERT_EQ(seen.size(), 5u);
+    for (const auto& [problem, infos] : seen) {
+      const ProblemReport& report = model.reports()[static_cast<size_t>(problem)];
+      ASSERT_EQ(static_cast<int>(infos.size()), report.n_iter + 1);
+      for (int i = 0; i < report.n_iter; ++i) {
+        EXPECT_EQ(infos[i].iteration, i + 1);
+        EXPECT_FALSE(infos[i].finished);
+      }
+      EXPECT_TRUE(infos.back().finished);
+      EXPECT_EQ(infos.back().objective, report.objective);
+    }
+  }
+}
+
+// A stop requested from a callback, an exception thrown by one, or one problem refusing its
+// solver stops every problem and surfaces from fit.
+TEST(OneVsAllBatch, ErrorsAndInterruptsStopTheWholeFit) {
+  const auto data = make_blobs(6, 300, 5, 3.0);
+  for (Solver solver : {Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+    SCOPED_TRACE(to_string(solver));
+    for (int threads : {1, 3}) {
+      TrainOptions options = tight(solver, threads);
+      std::atomic<int> polls{0};
+      options.should_stop = [&polls] { return ++polls >= 7; };  // mid-fit
+      EXPECT_THROW(train(Strategy::OneVsAll, data.X, data.y, 6, options), Interrupted);
+
+      options = tight(solver, threads);
+      std::atomic<int> iterations{0};
+      options.on_iteration = [&iterations](const IterationInfo& info) {
+        if (info.problem == 4 && ++iterations == 2) throw std::bad_alloc();
+      };
+      EXPECT_THROW(train(Strategy::OneVsAll, data.X, data.y, 6, options), std::bad_alloc);
+    }
+  }
+  // Too many parameters for newton-cholesky: refused in every problem's thread.
+  const auto wide = make_blobs(3, 4, detail::kMaxCholeskyParameters + 1, 1.0);
+  EXPECT_THROW(train(Strategy::OneVsAll, wide.X, wide.y, 3, tight(Solver::NewtonCholesky, 2)),
+               std::invalid_argument);
+}
+
+}  // namespace
