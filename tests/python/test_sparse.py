@@ -124,8 +124,17 @@ def test_fit_reads_a_huge_sparse_matrix_in_place():
         import numpy as np, scipy.sparse as sp
         from multilogit import LogisticRegression
 
+        def reset_peak():
+            # The rusage peak survives exec (this process would report pytest's): Linux resets
+            # the peak it reports in /proc to the current size on request.
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+
         def peak_mb():
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024  # kB
 
         n, d, per_row = 1_000_000, 200_000, 30
         rng = np.random.default_rng(0)
@@ -137,6 +146,7 @@ def test_fit_reads_a_huge_sparse_matrix_in_place():
         del values, indices, indptr
         LogisticRegression(max_iter=1).fit(X[:1000], y[:1000])  # warm up code paths
         arrays_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+        reset_peak()
         before = peak_mb()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -148,9 +158,10 @@ def test_fit_reads_a_huge_sparse_matrix_in_place():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     arrays_mb, growth_mb = map(float, out.stdout.split())
     assert arrays_mb > 300
-    # What does grow is O(n): encoded labels, scores, predictions (8 MB each per million rows).
-    # A copy of the data or index array alone would add at least 110 MB.
-    assert growth_mb < 0.10 * arrays_mb, f"peak memory grew by {growth_mb:.0f} MB"
+    # What does grow is O(n): encoded labels, weights, scores, predictions and their label
+    # mapping (4 to 8 MB each per million rows). A copy of the data or index array alone would
+    # add at least 110 MB (30% of the arrays).
+    assert growth_mb < 0.20 * arrays_mb, f"peak memory grew by {growth_mb:.0f} MB"
 
 
 @pytest.mark.skipif(not (SHARED / "news20" / "news20.bz2").exists(), reason="news20 not present")

@@ -155,11 +155,13 @@ def test_convergence_warning_names_the_problems(wine, strategy, named):
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to this process")
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_ctrl_c_interrupts_fit_quickly(strategy):
+    # Separable classes and almost no penalty: the weights grow for ever, so every solver keeps
+    # making progress (none stops early on a stalled line search) until it is interrupted.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100_000, 50))
-    y = np.argmax(X[:, :5] + rng.standard_normal((100_000, 5)), axis=1)
-    model = LogisticRegression(strategy, tol=0.0, max_iter=100_000, n_threads=2)
-    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
+    y = np.argmax(X[:, :5], axis=1)
+    model = LogisticRegression(strategy, C=1e10, tol=0.0, max_iter=1_000_000, n_threads=2)
+    timer = threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
     try:
@@ -167,6 +169,6 @@ def test_ctrl_c_interrupts_fit_quickly(strategy):
             model.fit(X, y)
     finally:
         timer.cancel()
-    assert time.perf_counter() - start < 0.5 + 1.0
+    assert time.perf_counter() - start < 0.2 + 1.0
     with pytest.raises(NotFittedError):
         model.predict(X[:1])
