@@ -1,13 +1,29 @@
-// Reproducible Gaussian blobs for the unit tests.
+// Reproducible Gaussian blobs for the unit tests, and the views of X they train on.
 #pragma once
 
 #include <random>
 
 #include <Eigen/Core>
 
+#include <multilogit/options.hpp>
 #include <multilogit/types.hpp>
 
 namespace multilogit::test_data {
+
+using ColMajorView = MatrixView<double, Eigen::ColMajor>;
+using RowMajorView = MatrixView<double, Eigen::RowMajor>;
+using CsrView = SparseView<double, Eigen::RowMajor, int>;
+using CscView = SparseView<double, Eigen::ColMajor, int>;
+
+// Options for fits that must get close to the optimum: tight tolerance, room to iterate.
+inline TrainOptions tight(Solver solver, int n_threads = 1, double tol = 1e-10) {
+  TrainOptions options;
+  options.tol = tol;
+  options.max_iter = 1000;
+  options.solver = solver;
+  options.n_threads = n_threads;
+  return options;
+}
 
 struct Blobs {
   Eigen::MatrixXd X;  // n x d, column-major

@@ -17,11 +17,9 @@
 namespace {
 
 using namespace multilogit;
-using test_data::make_blobs;
+using namespace test_data;
 
-using ColMajorView = MatrixView<double, Eigen::ColMajor>;
-using RowMajorView = MatrixView<double, Eigen::RowMajor>;
-using CsrView = SparseView<double, Eigen::RowMajor, int>;
+constexpr double kTol = 1e-9;  // the fits' gradient tolerance
 
 const Strategy kStrategies[] = {Strategy::Softmax, Strategy::OneVsAll, Strategy::OneVsOne};
 
@@ -139,21 +137,12 @@ TEST(SecondDerivatives, NeedCurvatureKept) {
   EXPECT_THROW(loss.hessian_product(w, g), std::logic_error);
 }
 
-TrainOptions tight(Solver solver, int n_threads = 1) {
-  TrainOptions options;
-  options.tol = 1e-9;
-  options.max_iter = 1000;
-  options.n_threads = n_threads;
-  options.solver = solver;
-  return options;
-}
-
 // The L-BFGS optimum, to which every solver must agree within what tol allows.
 template <typename Data>
 void check_same_optimum(const Data& X, const Eigen::VectorXi& y, int n_classes, double C,
                         bool fit_intercept) {
   for (Strategy strategy : kStrategies) {
-    TrainOptions options = tight(Solver::Lbfgs);
+    TrainOptions options = tight(Solver::Lbfgs, 1, kTol);
     options.C = C;
     options.fit_intercept = fit_intercept;
     const auto reference = make_trainer<double>(strategy, options)->fit(X, y, n_classes);
@@ -196,8 +185,8 @@ TEST(NewtonSolvers, IdenticalForAnyThreadCount) {
   const auto data = make_blobs(3, 2000, 8, 2.5);
   for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky}) {
     for (Strategy strategy : kStrategies) {
-      const auto reference = train(strategy, data.X, data.y, 3, tight(solver, 1));
-      const auto other = train(strategy, data.X, data.y, 3, tight(solver, 3));
+      const auto reference = train(strategy, data.X, data.y, 3, tight(solver, 1, kTol));
+      const auto other = train(strategy, data.X, data.y, 3, tight(solver, 3, kTol));
       EXPECT_TRUE((other.coef().array() == reference.coef().array()).all());
       EXPECT_TRUE((other.intercept().array() == reference.intercept().array()).all());
     }
@@ -207,7 +196,7 @@ TEST(NewtonSolvers, IdenticalForAnyThreadCount) {
 TEST(NewtonSolvers, HonourMaxIterAndReportEveryIteration) {
   const auto data = make_blobs(3, 200, 5, 1.0);
   for (Solver solver : {Solver::NewtonCg, Solver::NewtonCholesky}) {
-    TrainOptions options = tight(solver);
+    TrainOptions options = tight(solver, 1, kTol);
     options.max_iter = 2;
     std::vector<int> iterations;
     options.on_iteration = [&](const IterationInfo& info) {

@@ -20,21 +20,7 @@
 namespace {
 
 using namespace multilogit;
-using test_data::make_blobs;
-
-using ColMajorView = MatrixView<double, Eigen::ColMajor>;
-using RowMajorView = MatrixView<double, Eigen::RowMajor>;
-using CsrView = SparseView<double, Eigen::RowMajor, int>;
-using CscView = SparseView<double, Eigen::ColMajor, int>;
-
-TrainOptions tight(Solver solver, int n_threads = 1) {
-  TrainOptions options;
-  options.tol = 1e-10;
-  options.max_iter = 1000;
-  options.solver = solver;
-  options.n_threads = n_threads;
-  return options;
-}
+using namespace test_data;
 
 double relative_difference(const Model<double>& a, const Model<double>& b) {
   const double coef = (a.coef() - b.coef()).norm() / b.coef().norm();
