@@ -92,11 +92,17 @@ class LinearLoss final : public SecondOrderObjective {
     set_units(v, direction_coef_, direction_intercept_);
     const KernelTable<Scalar>& kernels = passes_.kernels();
     // The direction's scores, then each row's loss Hessian applied to them, then back.
+    const Scalar* c = passes_.fit_intercept() ? direction_intercept_.data() : nullptr;
     passes_.product_pass(direction_coef_, direction_intercept_, n_units_, 0,
                          [&](const typename Passes::Chunk& chunk) {
-      link_.curvature_product(kernels, curvature_.row(chunk.first).data(), chunk.weights,
-                              chunk.Z, chunk.count);
-    });
+      const Scalar* curvature = curvature_.row(chunk.first).data();
+      if (chunk.X) {
+        link_.curvature_product(kernels, *chunk.X, direction_coef_.data(), c, curvature,
+                                chunk.weights, chunk.Z);
+      } else {
+        link_.curvature_product(kernels, curvature, chunk.weights, chunk.Z, chunk.count);
+      }
+    }, Passes::Scoring::ByTransform);
     finish_sum(v, product);
   }
 

@@ -47,6 +47,15 @@ struct BinaryLink {
     for (KernelIndex i = 0; i < rows; ++i) U[i] *= curvature[i];
   }
 
+  // The same from dense rows X and the direction's V (1 x d) and c (null: 0), into U.
+  template <typename Scalar>
+  void curvature_product(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
+                         const Scalar* V, const Scalar* c, const Scalar* curvature,
+                         const double* weights, Scalar* U) const {
+    kernels.linear_scores(X, V, c, 1, U);
+    curvature_product(kernels, curvature, weights, U, X.rows);
+  }
+
   // D[i] = d^2 loss_i / dz_k dz_l (one unit: k = l = 0).
   template <typename Scalar>
   void curvature_weights(const Scalar* curvature, const double*, KernelIndex rows, int, int,
@@ -79,6 +88,13 @@ struct SoftmaxLink {
   void curvature_product(const KernelTable<Scalar>& kernels, const Scalar* curvature,
                          const double* weights, Scalar* U, KernelIndex rows) const {
     kernels.softmax_curvature(curvature, weights, U, rows, n_units);
+  }
+
+  template <typename Scalar>
+  void curvature_product(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
+                         const Scalar* V, const Scalar* c, const Scalar* curvature,
+                         const double* weights, Scalar* U) const {
+    kernels.softmax_curvature_scores(X, V, c, n_units, curvature, weights, U);
   }
 
   template <typename Scalar>

@@ -122,6 +122,24 @@ void expect_direct_results(Index n, Index d, Index k) {
       kernels->softmax_scores(block, W_s.data(), b_s.data(), k, probabilities.data());
       EXPECT_LT((probabilities.template cast<double>() - P).cwiseAbs().maxCoeff(), score_tolerance);
 
+      // The softmax curvature applied to the scores Z, from Z and from X directly.
+      Eigen::MatrixXd expected_curvature(n, k);
+      for (Index i = 0; i < n; ++i) {
+        const double mean = P.row(i).dot(Z.row(i));
+        expected_curvature.row(i) = weights[i] * P.row(i).array() * (Z.row(i).array() - mean);
+      }
+      const double curvature_tolerance = 2 * score_tolerance * (1.0 + Z.cwiseAbs().maxCoeff());
+      const RowMatrix<Scalar> P_s = P.cast<Scalar>();
+      RowMatrix<Scalar> curvature(n, k);
+      kernels->linear_scores(block, W_s.data(), b_s.data(), k, curvature.data());
+      kernels->softmax_curvature(P_s.data(), weights.data(), curvature.data(), n, k);
+      EXPECT_LT((curvature.template cast<double>() - expected_curvature).cwiseAbs().maxCoeff(),
+                curvature_tolerance);
+      kernels->softmax_curvature_scores(block, W_s.data(), b_s.data(), k, P_s.data(), weights.data(),
+                                        curvature.data());
+      EXPECT_LT((curvature.template cast<double>() - expected_curvature).cwiseAbs().maxCoeff(),
+                curvature_tolerance);
+
       RowMatrix<Scalar> scratch(d, k);
       Eigen::MatrixXd gradient = Eigen::MatrixXd::Ones(d, k);  // adds to what is there
       Eigen::VectorXd intercept_gradient = Eigen::VectorXd::Ones(k);

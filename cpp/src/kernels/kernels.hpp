@@ -74,6 +74,12 @@ struct KernelTable {
   void (*softmax_curvature)(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
                             KernelIndex k);
 
+  // softmax_curvature of the scores X V^T + 1 c^T (V, c as W, b for linear_scores), computed
+  // row by row as they are scored, into U.
+  void (*softmax_curvature_scores)(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
+                                   KernelIndex k, const Scalar* P, const double* weights,
+                                   Scalar* U);
+
   // G_j += A^T diag(D_j) A for j < n_weights, with A = X, or [X 1] when with_ones (a column of
   // ones appended). D holds the weight vectors side by side (rows x n_weights, column-major), G
   // the Gram matrices side by side (m x (m n_weights), column-major float64, m the width of A).

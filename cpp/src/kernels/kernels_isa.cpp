@@ -626,6 +626,27 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
   }
 }
 
+// softmax_curvature of the direction's scores X V^T + 1 c^T, each row's product taken while
+// its scores are in a score tile.
+template <typename Scalar>
+void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
+                              KernelIndex k, const Scalar* P, const double* weights, Scalar* U) {
+  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    tiled_scores_of_rows<Packet>(X, V, c, k, Scalar(0), [&](KernelIndex i, const Scalar* z) {
+      const Scalar* p = P + i * k;
+      Scalar mean = p[0] * z[0];  // p . z, as softmax_curvature adds it up
+      for (KernelIndex j = 1; j < k; ++j) mean += p[j] * z[j];
+      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      Scalar* u = U + i * k;
+      for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (z[j] - mean);
+    });
+  });
+  if (tiled) return;
+  linear_scores(X, V, c, k, U);
+  softmax_curvature(P, weights, U, X.rows, k);
+}
+
 template <typename Scalar>
 void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, KernelIndex n_weights,
                         bool with_ones, double* G) {
@@ -711,6 +732,7 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_scores_loss<Scalar>,
       &binary_loss<Scalar>,
       &softmax_curvature<Scalar>,
+      &softmax_curvature_scores<Scalar>,
       &add_weighted_grams<Scalar>,
       &softmax<Scalar>,
       &softmax_scores<Scalar>,
