@@ -12,6 +12,12 @@
 
 #include "kernels.hpp"
 
+// Packet types (vector types with alignment attributes) are template arguments here; GCC warns
+// that the attributes are not part of the type, which is as intended.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 #ifndef MULTILOGIT_ISA
 #error "compile kernels_isa.cpp with -DMULTILOGIT_ISA=<instruction set name>"
 #endif
