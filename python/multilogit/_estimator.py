@@ -13,6 +13,7 @@ from ._validation import (
     check_params,
     effective_sample_weight,
     encode_labels,
+    non_finite_named,
     resolve_n_threads,
     validate_prediction_data,
     validate_training_data,
@@ -230,15 +231,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         verbose = params.pop("verbose")
         progress = ProgressReporter(len(names), verbose) if verbose > 0 else None
         try:
-            result = _backend.fit(
-                X,
-                y_index,
-                classes.shape[0],
-                **params,
-                progress=progress,
-                sample_weight=weights,
-                **initial,
-            )
+            with non_finite_named(self, X):
+                result = _backend.fit(
+                    X,
+                    y_index,
+                    classes.shape[0],
+                    **params,
+                    progress=progress,
+                    sample_weight=weights,
+                    **initial,
+                )
         finally:
             if progress is not None:
                 progress.close()
@@ -278,10 +280,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             n_threads=resolve_n_threads(self.n_threads),
         )
 
-    def _prepare(self, X):
+    def _predict_with(self, backend_function, X):
         check_is_fitted(self)
         X = validate_prediction_data(self, X)
-        return X, self._model_args(X)
+        with non_finite_named(self, X):
+            return backend_function(X, **self._model_args(X))
 
     def decision_function(self, X):
         """Decision values.
@@ -296,8 +299,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (n_samples, n_classes). For ovo these are votes plus confidences squashed into
         (-1/3, 1/3), as in scikit-learn's ``OneVsOneClassifier``.
         """
-        X, args = self._prepare(X)
-        return _backend.decision_function(X, **args)
+        return self._predict_with(_backend.decision_function, X)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
@@ -308,8 +310,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         every pair's confidence, so their argmax can differ from ``predict`` on samples whose
         vote is close (the two leading classes within one vote).
         """
-        X, args = self._prepare(X)
-        return _backend.predict_proba(X, **args)
+        return self._predict_with(_backend.predict_proba, X)
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``."""
@@ -317,8 +318,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted labels, shape (n_samples,), taken from ``classes_``."""
-        X, args = self._prepare(X)
-        return self.classes_[_backend.predict(X, **args)]
+        class_index = self._predict_with(_backend.predict, X)
+        return self.classes_[class_index]
 
     def save(self, file):
         """Write the fitted model to a model file, read back by ``multilogit.load`` or by the

@@ -5,6 +5,7 @@ C or Fortran order (read-only ones included) pass through untouched; anything el
 exactly once, here, before it reaches the compiled code.
 """
 
+import contextlib
 import math
 import numbers
 
@@ -12,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
 STRATEGIES = ("softmax", "ovr", "ovo")
 SOLVERS = ("auto", "lbfgs", "newton-cg", "newton-cholesky")
@@ -145,7 +146,9 @@ def _validate_kwargs():
         # read as they are (duplicates add up, as in SciPy).
         accept_sparse=["csr", "csc"],
         accept_large_sparse=True,
-        ensure_all_finite=True,
+        # The extension checks finiteness in the same read of X that uses it (see
+        # non_finite_named); a check here would be a second pass over X.
+        ensure_all_finite=False,
         ensure_min_samples=1,
         order=None,
         copy=False,
@@ -163,6 +166,28 @@ def validate_prediction_data(estimator, X):
     """Validate ``X`` for prediction against the features seen in ``fit``."""
     X = validate_data(estimator, X, reset=False, **_validate_kwargs())
     return _contiguous(X)
+
+
+# The message of the extension's finiteness check.
+_EXTENSION_NON_FINITE = "X contains NaN or infinity"
+
+
+@contextlib.contextmanager
+def non_finite_named(estimator, X):
+    """Run an extension call on validated ``X``; if the extension finds NaN or infinity in it,
+    raise scikit-learn's ValueError instead, which tells NaN from infinity. Only this error
+    path reads X a second time."""
+    try:
+        yield
+    except ValueError as error:
+        if str(error) != _EXTENSION_NON_FINITE:
+            raise
+        try:
+            check_array(X, accept_sparse=True, dtype=None, ensure_all_finite=True,
+                        input_name="X", estimator=estimator)
+        except ValueError as named:
+            raise named from None
+        raise
 
 
 def encode_labels(y):

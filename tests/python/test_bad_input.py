@@ -26,23 +26,38 @@ def strategy(request):
 # ------------------------------------------------------------------------------ feature matrix
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_non_finite_X(data, strategy, value):
+NON_FINITE = [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity"),
+              (-np.inf, "Input X contains infinity")]
+
+# Every storage the extension reads in place, where it checks finiteness itself.
+STORAGES = {
+    "C float64": lambda X: X,
+    "F float32": lambda X: np.asfortranarray(X, dtype=np.float32),
+    "CSR": sparse.csr_matrix,
+    "CSC": sparse.csc_matrix,
+}
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("value, message", NON_FINITE)
+def test_non_finite_X(data, strategy, storage, value, message):
     X, y = data
     X = X.copy()
     X[3, 1] = value
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
-        LogisticRegression(strategy).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        LogisticRegression(strategy).fit(STORAGES[storage](X), y)
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_non_finite_X_at_prediction(data, value):
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("value, message", NON_FINITE)
+def test_non_finite_X_at_prediction(data, strategy, storage, value, message):
     X, y = data
-    model = LogisticRegression().fit(X, y)
+    model = LogisticRegression(strategy).fit(X, y)
     X = X.copy()
-    X[0, 0] = value
+    X[-1, 0] = value
+    X = STORAGES[storage](X)
     for method in (model.predict, model.predict_proba, model.decision_function):
-        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        with pytest.raises(ValueError, match=message):
             method(X)
 
 
