@@ -188,8 +188,9 @@ class LinearPasses {
             add_sparse_gram(X_chunk, slab.chunk_weights.col(j), slab.grams.data() + j * m * m);
           }
         } else {
+          slab.scratch.resize(gram_scratch_size(X_chunk.rows, X_chunk.cols));
           kernels_.add_weighted_grams(X_chunk, slab.chunk_weights.data(), n_weights,
-                                      fit_intercept_, slab.grams.data());
+                                      fit_intercept_, slab.scratch.data(), slab.grams.data());
         }
       });
     });
@@ -216,6 +217,7 @@ class LinearPasses {
     typename RowSet<Matrix>::Scratch gathered;
     std::vector<double> weights;
     Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> chunk_weights;
+    Vector<Scalar> scratch;
   };
 
   Index n_chunks() const { return (rows_.size() + chunk_ - 1) / chunk_; }

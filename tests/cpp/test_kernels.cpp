@@ -154,8 +154,10 @@ void expect_direct_results(Index n, Index d, Index k) {
       Eigen::Matrix<Scalar, -1, -1> D(n, 2);
       D.col(0) = weights.cast<Scalar>();
       D.col(1) = -weights.reverse().cast<Scalar>();
-      Eigen::MatrixXd grams = Eigen::MatrixXd::Zero(d + 1, 2 * (d + 1));
-      kernels->add_weighted_grams(block, D.data(), 2, true, grams.data());
+      Eigen::MatrixXd grams = Eigen::MatrixXd::Ones(d + 1, 2 * (d + 1));  // adds to what is there
+      Vector<Scalar> gram_scratch(detail::gram_scratch_size(block.rows, block.cols));
+      kernels->add_weighted_grams(block, D.data(), 2, true, gram_scratch.data(), grams.data());
+      grams.array() -= 1.0;
       Eigen::MatrixXd A(n, d + 1);
       A << X, Eigen::VectorXd::Ones(n);
       for (Index j = 0; j < 2; ++j) {

@@ -36,6 +36,11 @@ auto dense_block(const Dense& X) {
   return DenseBlock<Scalar>{X.data(), X.rows(), X.cols(), X.outerStride(), bool(Dense::IsRowMajor)};
 }
 
+// Values of scratch that add_weighted_grams needs for a block of rows x cols.
+inline KernelIndex gram_scratch_size(KernelIndex rows, KernelIndex cols) {
+  return (2 * rows + cols + 1) * cols;
+}
+
 template <typename Scalar>
 struct KernelTable {
   const char* instruction_set;
@@ -83,8 +88,9 @@ struct KernelTable {
   // G_j += A^T diag(D_j) A for j < n_weights, with A = X, or [X 1] when with_ones (a column of
   // ones appended). D holds the weight vectors side by side (rows x n_weights, column-major), G
   // the Gram matrices side by side (m x (m n_weights), column-major float64, m the width of A).
+  // `scratch` holds gram_scratch_size(X.rows, X.cols) values.
   void (*add_weighted_grams)(const DenseBlock<Scalar>& X, const Scalar* D, KernelIndex n_weights,
-                             bool with_ones, double* G);
+                             bool with_ones, Scalar* scratch, double* G);
 
   // In place: each row of Z (rows x k) becomes softmax(row).
   void (*softmax)(Scalar* Z, KernelIndex rows, KernelIndex k);

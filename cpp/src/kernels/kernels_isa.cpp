@@ -298,7 +298,7 @@ constexpr int kGradientTilePackets = (kRegisters - 1) / (kUnits + 1);
 
 template <int kUnits, int kPackets, typename Packet, typename Scalar>
 void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
-                   KernelIndex k, KernelIndex first_unit, Scalar* G) {
+                   KernelIndex k, KernelIndex first_unit, Scalar* G, KernelIndex g_stride) {
   using Eigen::internal::pmadd;
   using Eigen::internal::ploadu;
   constexpr KernelIndex kWidth = packet_size<Packet>;
@@ -318,7 +318,7 @@ void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const
   }
   for (int u = 0; u < kUnits; ++u) {
     for (int p = 0; p < kPackets; ++p) {
-      Scalar* g = G + (first_unit + u) * X.cols + first_feature + p * kWidth;
+      Scalar* g = G + (first_unit + u) * g_stride + first_feature + p * kWidth;
       Eigen::internal::pstoreu(g, Eigen::internal::padd(ploadu<Packet>(g), sums[u][p]));
     }
   }
@@ -328,43 +328,45 @@ void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const
 template <int kUnits, int kPackets, typename Packet, typename Scalar>
 void gradient_tile_up_to(int units, int packets, const DenseBlock<Scalar>& X,
                          KernelIndex first_feature, const Scalar* R, KernelIndex k,
-                         KernelIndex first_unit, Scalar* G) {
+                         KernelIndex first_unit, Scalar* G, KernelIndex g_stride) {
   if constexpr (kUnits > 1) {
     if (units < kUnits) {
       return gradient_tile_up_to<kUnits - 1, kPackets, Packet>(units, packets, X, first_feature,
-                                                               R, k, first_unit, G);
+                                                               R, k, first_unit, G, g_stride);
     }
   }
   if constexpr (kPackets > 1) {
     if (packets < kPackets) {
       return gradient_tile_up_to<kUnits, kPackets - 1, Packet>(units, packets, X, first_feature,
-                                                               R, k, first_unit, G);
+                                                               R, k, first_unit, G, g_stride);
     }
   }
-  gradient_tile<kUnits, kPackets, Packet>(X, first_feature, R, k, first_unit, G);
+  gradient_tile<kUnits, kPackets, Packet>(X, first_feature, R, k, first_unit, G, g_stride);
 }
 
 // G += X^T R for `units` <= kUnits units from first_unit and the features from first_feature:
-// whole packets, then the rest with half packets, down to single values.
+// whole packets, then the rest with half packets, down to single values. Unit u's row of G
+// starts at G + u * g_stride.
 template <int kUnits, typename Packet, typename Scalar>
 void add_gradient_columns(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
-                          KernelIndex k, KernelIndex first_unit, int units, Scalar* G) {
+                          KernelIndex k, KernelIndex first_unit, int units, Scalar* G,
+                          KernelIndex g_stride) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kPackets = kGradientTilePackets<kUnits>;
   const KernelIndex n_packets = (X.cols - first_feature) / kWidth;
   for (KernelIndex p = 0; p < n_packets; p += kPackets) {
     const int packets = static_cast<int>(n_packets - p < kPackets ? n_packets - p : kPackets);
     gradient_tile_up_to<kUnits, kPackets, Packet>(units, packets, X, first_feature + p * kWidth, R,
-                                                  k, first_unit, G);
+                                                  k, first_unit, G, g_stride);
   }
   const KernelIndex rest = first_feature + n_packets * kWidth;
   if constexpr (kWidth > 1) {
     using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
     if (rest < X.cols) {
       if constexpr (packet_size<Half> < kWidth) {
-        add_gradient_columns<kUnits, Half>(X, rest, R, k, first_unit, units, G);
+        add_gradient_columns<kUnits, Half>(X, rest, R, k, first_unit, units, G, g_stride);
       } else {
-        add_gradient_columns<kUnits, Scalar>(X, rest, R, k, first_unit, units, G);
+        add_gradient_columns<kUnits, Scalar>(X, rest, R, k, first_unit, units, G, g_stride);
       }
     }
   }
@@ -382,12 +384,12 @@ void add_transposed_product_of_rows(const DenseBlock<Scalar>& X, const Scalar* R
   for (KernelIndex u = 0; u < k; u += per_group) {
     const int units = static_cast<int>(k - u < per_group ? k - u : per_group);
     switch (per_group) {
-      case 1: add_gradient_columns<1, Packet>(X, 0, R, k, u, units, G); break;
-      case 2: add_gradient_columns<2, Packet>(X, 0, R, k, u, units, G); break;
-      case 3: add_gradient_columns<3, Packet>(X, 0, R, k, u, units, G); break;
-      case 4: add_gradient_columns<4, Packet>(X, 0, R, k, u, units, G); break;
-      case 5: add_gradient_columns<5, Packet>(X, 0, R, k, u, units, G); break;
-      default: add_gradient_columns<6, Packet>(X, 0, R, k, u, units, G); break;
+      case 1: add_gradient_columns<1, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      case 2: add_gradient_columns<2, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      case 3: add_gradient_columns<3, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      case 4: add_gradient_columns<4, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      case 5: add_gradient_columns<5, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      default: add_gradient_columns<6, Packet>(X, 0, R, k, u, units, G, X.cols); break;
     }
   }
 }
@@ -653,45 +655,62 @@ void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, cons
   softmax_curvature(P, weights, U, X.rows, k);
 }
 
+// G_j += [X 1]^T diag(D_j) [X 1] for each weight column D_j: the transposed product of X and
+// its rows scaled by D_j, summed by the gradient tiles with the scaled columns as units. The
+// product is symmetric, so each group of units sums only the features up to its last unit, and
+// that triangle is added to both halves of G_j.
 template <typename Scalar>
 void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, KernelIndex n_weights,
-                        bool with_ones, double* G) {
-  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+                        bool with_ones, Scalar* scratch, double* G) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  using Rows = Eigen::Map<RowMajorMatrix<Scalar>>;
+  constexpr int kUnits = 6;
   const KernelIndex rows = block.rows, d = block.cols, m = with_ones ? d + 1 : d;
-  // [X 1] copied once into our own buffer: how Eigen splits a product into vector packets may
-  // depend on the address of its operands, which are then always aligned alike.
-  Matrix A(rows, m);
-  if (block.row_major) {
-    for (KernelIndex i = 0; i < rows; ++i) {
-      A.row(i).head(d) = Eigen::Map<const Eigen::Matrix<Scalar, 1, Dynamic>>(block.row(i), d);
-    }
-  } else {
-    with_block(block, [&](const auto& X) { A.leftCols(d) = X; });
+  Rows scaled(scratch, rows, d), sums(scratch + rows * d, d, d), copy(sums.data() + d * d, rows, d);
+  Eigen::Map<Column<Scalar>> column_sums(copy.data() + rows * d, d);
+  // The tiles read rows: column-major X is copied to row-major once, for all the weights.
+  DenseBlock<Scalar> X = block;
+  if (!block.row_major) {
+    with_block(block, [&](const auto& columns) { copy = columns; });
+    X = DenseBlock<Scalar>{copy.data(), rows, d, d, true};
   }
-  if (with_ones) A.col(d).setOnes();
-  Matrix scaled(rows, m), product(m, m);
   for (KernelIndex j = 0; j < n_weights; ++j) {
-    const Eigen::Map<const Column<Scalar>> weights(D + j * rows, rows);
-    bool nonnegative = true, nonpositive = true;
+    const Scalar* weights = D + j * rows;
     for (KernelIndex i = 0; i < rows; ++i) {
-      nonnegative = nonnegative && weights[i] >= Scalar(0);
-      nonpositive = nonpositive && weights[i] <= Scalar(0);
+      const Scalar* x = X.row(i);
+      Scalar* s = scaled.data() + i * d;
+      for (KernelIndex f = 0; f < d; ++f) s[f] = weights[i] * x[f];
     }
-    if (nonnegative || nonpositive) {
-      // Weights of one sign s (always, for logistic losses): A^T diag(D) A = s B^T B with
-      // B = diag(sqrt|D|) A, a symmetric rank update at half the cost of a general product.
-      const Column<Scalar> roots = weights.abs().sqrt();
-      scaled = roots.matrix().asDiagonal() * A;
-      product.setZero();
-      product.template selfadjointView<Eigen::Lower>().rankUpdate(
-          scaled.transpose(), nonnegative ? Scalar(1) : Scalar(-1));
-      const Matrix lower = product;
-      product.template triangularView<Eigen::StrictlyUpper>() = lower.transpose();
-    } else {
-      scaled = weights.matrix().asDiagonal() * A;
-      product.noalias() = scaled.transpose() * A;
+    sums.setZero();
+    for (KernelIndex u = 0; u < d; u += kUnits) {
+      const int units = static_cast<int>(d - u < kUnits ? d - u : kUnits);
+      DenseBlock<Scalar> up_to_diagonal = X;
+      up_to_diagonal.cols = u + units;
+      add_gradient_columns<kUnits, Packet>(up_to_diagonal, 0, scaled.data(), d, u, units,
+                                           sums.data(), d);
     }
-    Eigen::Map<Eigen::MatrixXd>(G + j * m * m, m, m) += product.template cast<double>();
+    Eigen::Map<Eigen::MatrixXd> gram(G + j * m * m, m, m);
+    for (KernelIndex u = 0; u < d; ++u) {
+      for (KernelIndex f = 0; f < u; ++f) {
+        const double value = static_cast<double>(sums(u, f));
+        gram(u, f) += value;
+        gram(f, u) += value;
+      }
+      gram(u, u) += static_cast<double>(sums(u, u));
+    }
+    if (with_ones) {
+      column_sums.setZero();
+      Scalar weight_sum(0);
+      for (KernelIndex i = 0; i < rows; ++i) {
+        column_sums += scaled.row(i).transpose().array();
+        weight_sum += weights[i];
+      }
+      for (KernelIndex f = 0; f < d; ++f) {
+        gram(d, f) += static_cast<double>(column_sums[f]);
+        gram(f, d) += static_cast<double>(column_sums[f]);
+      }
+      gram(d, d) += static_cast<double>(weight_sum);
+    }
   }
 }
 
