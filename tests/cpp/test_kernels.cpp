@@ -209,4 +209,36 @@ TYPED_TEST(KernelsOf, StableForHugeScores) {
   }
 }
 
+TYPED_TEST(KernelsOf, AllFiniteFindsEveryNonFiniteValue) {
+  using Scalar = TypeParam;
+  using Limits = std::numeric_limits<Scalar>;
+  const Index n = 23, d = 19;  // runs longer and shorter than any packet, with remainders
+  for (const auto* kernels : runnable_kernels<Scalar>()) {
+    SCOPED_TRACE(kernels->instruction_set);
+    for (bool row_major : {true, false}) {
+      // The block is the top-left n x d of a wider buffer, whose values past the block are NaN:
+      // they must not be read.
+      const Index runs = row_major ? n : d, length = row_major ? d : n, stride = length + 3;
+      std::vector<Scalar> buffer(static_cast<size_t>(runs * stride), Limits::quiet_NaN());
+      for (Index r = 0; r < runs; ++r) {
+        for (Index j = 0; j < length; ++j) buffer[r * stride + j] = Scalar(r - j);
+      }
+      buffer[0] = Limits::max();
+      buffer[1] = -Limits::max();
+      buffer[2] = Limits::denorm_min();
+      const detail::DenseBlock<Scalar> block{buffer.data(), n, d, stride, row_major};
+      EXPECT_TRUE(kernels->all_finite(block));
+      for (Scalar bad : {Limits::quiet_NaN(), -Limits::quiet_NaN(), Limits::infinity(),
+                         -Limits::infinity()}) {
+        for (Index at : {Index(0), Index(7), (runs - 1) * stride + length - 1}) {
+          const Scalar kept = buffer[at];
+          buffer[at] = bad;
+          EXPECT_FALSE(kernels->all_finite(block)) << "value " << bad << " at " << at;
+          buffer[at] = kept;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace

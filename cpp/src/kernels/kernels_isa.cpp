@@ -586,6 +586,26 @@ void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* 
   softmax(P, X.rows, k);
 }
 
+// sum_i weights[i] values[i] (weights null: 1) in float64, as four interleaved partial sums
+// added up in a fixed order: it vectorises, and the order does not depend on the alignment.
+template <typename Scalar>
+double weighted_sum(const Scalar* values, const double* weights, KernelIndex size) {
+  constexpr KernelIndex kLanes = 4;
+  double partial[kLanes] = {0.0, 0.0, 0.0, 0.0};
+  const KernelIndex whole = size / kLanes * kLanes;
+  for (KernelIndex i = 0; i < whole; i += kLanes) {
+    for (KernelIndex j = 0; j < kLanes; ++j) {
+      const double value = static_cast<double>(values[i + j]);
+      partial[j] += weights ? weights[i + j] * value : value;
+    }
+  }
+  double sum = (partial[0] + partial[1]) + (partial[2] + partial[3]);
+  for (KernelIndex i = whole; i < size; ++i) {
+    sum += weights ? weights[i] * static_cast<double>(values[i]) : static_cast<double>(values[i]);
+  }
+  return sum;
+}
+
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
                    const double* weights, Scalar* curvature) {
@@ -596,29 +616,24 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
   apply<Function::Exp>(e.data(), e.data(), rows);
   for (KernelIndex i = 0; i < rows; ++i) log_u[i] = Scalar(1) + e[i];
   apply<Function::Log>(log_u.data(), log_u.data(), rows);
-  double loss = 0.0;
+  // Element by element, so that the loop vectorises; each row's loss goes to log_u and the
+  // losses are added up below.
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar t = labels[i] == positive_class ? Scalar(1) : Scalar(-1);
     const Scalar margin = t * z[i];
     const Scalar u = Scalar(1) + e[i];
     // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
     const Scalar log1p_e = log_u[i] - ((u - Scalar(1)) - e[i]) / u;
-    const Scalar row_loss = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
     const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
+    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     if (curvature) {
       // sigmoid(|z|) sigmoid(-|z|) = (1 / u) (e / u), free of cancellation.
-      const Scalar row_curvature = e[i] / (u * u);
-      curvature[i] = weights ? row_curvature * static_cast<Scalar>(weights[i]) : row_curvature;
+      curvature[i] = e[i] / (u * u) * weight;
     }
-    if (weights) {
-      loss += weights[i] * static_cast<double>(row_loss);
-      z[i] = -t * sigmoid_of_minus_margin * static_cast<Scalar>(weights[i]);
-    } else {
-      loss += static_cast<double>(row_loss);
-      z[i] = -t * sigmoid_of_minus_margin;
-    }
+    z[i] = -t * sigmoid_of_minus_margin * weight;
+    log_u[i] = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
   }
-  return loss;
+  return weighted_sum(log_u.data(), weights, rows);
 }
 
 template <typename Scalar>
@@ -730,11 +745,29 @@ void softmax(Scalar* Z, KernelIndex rows, KernelIndex k) {
   }
 }
 
+// Whether none of `size` contiguous values has every exponent bit set (infinity or NaN): an OR
+// over their bits, which vectorises, where Eigen's allFinite tests value after value.
 template <typename Scalar>
-bool all_finite(const DenseBlock<Scalar>& block) {
-  bool finite = false;
-  with_block(block, [&](const auto& X) { finite = X.allFinite(); });
-  return finite;
+bool all_finite_values(const Scalar* values, KernelIndex size) {
+  using Bits = std::conditional_t<sizeof(Scalar) == 8, unsigned long long, unsigned int>;
+  constexpr Bits kExponent = sizeof(Scalar) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u);
+  Bits non_finite = 0;
+  for (KernelIndex j = 0; j < size; ++j) {
+    Bits bits;
+    __builtin_memcpy(&bits, values + j, sizeof bits);
+    non_finite |= Bits((bits & kExponent) == kExponent);
+  }
+  return non_finite == 0;
+}
+
+template <typename Scalar>
+bool all_finite(const DenseBlock<Scalar>& X) {
+  const KernelIndex runs = X.row_major ? X.rows : X.cols, length = X.row_major ? X.cols : X.rows;
+  for (KernelIndex r = 0; r < runs; ++r) {
+    const Scalar* run = X.row_major ? X.row(r) : X.data + r * X.outer_stride;
+    if (!all_finite_values(run, length)) return false;
+  }
+  return true;
 }
 
 template <typename Scalar>
