@@ -90,6 +90,21 @@ inline Index dense_block_rows(Index n_features, Index scalar_bytes) {
   return std::clamp<Index>((Index(1) << 18) / std::max<Index>(n_features * scalar_bytes, 1), 16, 2048);
 }
 
+constexpr const char* kScoresOverflow = "X has values so large that the model's scores overflow";
+
+// Dense X is scored unchecked, and the results are checked instead: a NaN or infinity in a row of
+// X makes every score of that row NaN or infinite (IEEE arithmetic never turns them finite, and
+// a model's coefficients are finite), and so every probability NaN. Checking k results per row
+// costs less than reading d inputs twice; only a block with a non-finite result is read again,
+// to tell bad input from finite values so large that the scores overflow.
+template <typename Scalar, typename Results>
+void check_scored_block(const detail::KernelTable<Scalar>& kernels,
+                        const detail::DenseBlock<Scalar>& X, const Results& results) {
+  if (kernels.all_finite(detail::dense_block(results))) return;
+  if (!kernels.all_finite(X)) throw std::invalid_argument("X contains NaN or infinity");
+  throw std::invalid_argument(kScoresOverflow);
+}
+
 template <typename Scalar, typename Matrix>
 void check_features(const Model<Scalar>& model, const Matrix& X) {
   if (X.cols() != model.n_features()) {
@@ -110,20 +125,20 @@ RowMatrix<Scalar> linear_scores(const Model<Scalar>& model, const Matrix& X, int
       // Compressed columns are read whole.
       Z.noalias() = X * model.coef().transpose();
       Z.rowwise() += model.intercept().transpose();
-      return Z;
+    } else {
+      for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
+        Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
+        Z.middleRows(first, count).rowwise() += model.intercept().transpose();
+      });
     }
-    for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
-      Z.middleRows(first, count).noalias() = X.middleRows(first, count) * model.coef().transpose();
-      Z.middleRows(first, count).rowwise() += model.intercept().transpose();
-    });
+    if (!Z.allFinite()) throw std::invalid_argument(kScoresOverflow);
   } else {
     const auto& kernels = detail::kernels<Scalar>();
-    // Each block is checked while it is scored, in one read of X.
     for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
       const auto block = detail::dense_block(X.middleRows(first, count));
-      if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
       kernels.linear_scores(block, model.coef().data(), model.intercept().data(),
                             model.coef().rows(), Z.row(first).data());
+      check_scored_block(kernels, block, Z.middleRows(first, count));
     }, dense_block_rows(X.cols(), sizeof(Scalar)));
   }
   return Z;
@@ -145,14 +160,14 @@ RowMatrix<Scalar> probabilities(const Model<Scalar>& model, const Matrix& X, int
   const auto& kernels = detail::kernels<Scalar>();
   if constexpr (!is_sparse_v<Matrix>) {
     if (model.strategy() == Strategy::Softmax && K > 2) {
-      // One pass: each block checked, scored and normalised while in cache.
+      // One pass: each block scored and normalised while in cache.
       check_features(model, X);
       RowMatrix<Scalar> P(X.rows(), K);
       for_row_blocks(X.rows(), n_threads, [&](Index first, Index count) {
         const auto block = detail::dense_block(X.middleRows(first, count));
-        if (!kernels.all_finite(block)) throw std::invalid_argument("X contains NaN or infinity");
         kernels.softmax_scores(block, model.coef().data(), model.intercept().data(), K,
                                P.row(first).data());
+        check_scored_block(kernels, block, P.middleRows(first, count));
       }, dense_block_rows(X.cols(), sizeof(Scalar)));
       return P;
     }

@@ -61,6 +61,22 @@ def test_non_finite_X_at_prediction(data, strategy, storage, value, message):
             method(X)
 
 
+@pytest.mark.parametrize("storage", STORAGES)
+def test_scores_overflowing_at_prediction(data, strategy, storage):
+    X, y = data
+    model = LogisticRegression(strategy, C=1e4).fit(X * 1e-3, y)  # coefficients far above 1
+    largest = np.unravel_index(np.abs(model.coef_).argmax(), model.coef_.shape)[1]
+    assert np.abs(model.coef_[:, largest]).max() > 2
+    dtype = np.float32 if "float32" in storage else np.float64
+    # Finite, but its score of that coefficient's unit is not.
+    huge = np.zeros((3, X.shape[1]))
+    huge[:, largest] = np.finfo(dtype).max / 2
+    huge = STORAGES[storage](huge)
+    for method in (model.predict, model.predict_proba, model.decision_function):
+        with pytest.raises(ValueError, match="so large that the model's scores overflow"):
+            method(huge)
+
+
 def test_length_mismatch(data, strategy):
     X, y = data
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
