@@ -138,11 +138,17 @@ constexpr KernelIndex packet_size = Eigen::internal::unpacket_traits<Packet>::si
 // Registers the tiles may fill (Eigen's count for the instruction set).
 constexpr int kRegisters = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
 
-// Rows per score tile of kPackets unit packets: accumulators, weights and a broadcast in registers.
-template <int kPackets>
-constexpr int kScoreTileRows = (kRegisters - 1 - kPackets) / kPackets < 8
-                                   ? (kRegisters - 1 - kPackets) / kPackets
-                                   : 8;
+// Rows per score tile of `packets` unit packets: accumulators, weights and a broadcast in
+// registers. The fewer the packets, the more rows fit.
+constexpr int score_tile_rows(int packets) {
+  const int fit = (kRegisters - 1 - packets) / packets;
+  return fit < 8 ? fit : 8;
+}
+
+// score_tile_rows(packets) at index packets - 1, for tiles of up to 4 packets: looked up at run
+// time without a division.
+constexpr int kScoreTileRows[] = {score_tile_rows(1), score_tile_rows(2), score_tile_rows(3),
+                                  score_tile_rows(4)};
 
 // out (rows x kPackets packets, row stride out_stride) = x_r^T Wt (+ bias) for the tile's rows
 // x_r, with Wt d x (kPackets packets) at row stride wt_stride, aligned.
@@ -200,6 +206,7 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
                           KernelIndex k, Scalar pad, Finish&& finish) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
+  static_assert(kMaxPackets <= int(sizeof kScoreTileRows / sizeof kScoreTileRows[0]));
   const KernelIndex d = X.cols, n_packets = (k + kWidth - 1) / kWidth, padded = n_packets * kWidth;
   // Weights transposed (d x padded, units contiguous) and zero-padded; the intercepts padded
   // with `pad`, which the padding lanes then hold (X being finite).
@@ -209,15 +216,10 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
     bias[u] = b ? b[u] : Scalar(0);
   }
-  // The tiles' rows all fit one tile of the widest group.
-  constexpr int kRows = kScoreTileRows<kMaxPackets> > kScoreTileRows<1> ? kScoreTileRows<kMaxPackets>
-                                                                        : kScoreTileRows<1>;
-  const int rows_per_tile = n_packets >= kMaxPackets ? kScoreTileRows<kMaxPackets>
-                            : n_packets == 1          ? kScoreTileRows<1>
-                            : n_packets == 2          ? kScoreTileRows<2>
-                                                      : kScoreTileRows<3>;
-  Eigen::Array<Scalar, Dynamic, 1> out(kRows * padded);  // aligned by Eigen's allocator
-  const Scalar* x[kRows];
+  constexpr int kMaxRows = kScoreTileRows[0];  // the tallest tiles, of one packet
+  const int rows_per_tile = kScoreTileRows[(n_packets < kMaxPackets ? n_packets : kMaxPackets) - 1];
+  Eigen::Array<Scalar, Dynamic, 1> out(kMaxRows * padded);  // aligned by Eigen's allocator
+  const Scalar* x[kMaxRows];
   for (KernelIndex i = 0; i < X.rows; i += rows_per_tile) {
     const int rows = static_cast<int>(X.rows - i < rows_per_tile ? X.rows - i : rows_per_tile);
     for (int r = 0; r < rows; ++r) {
@@ -229,9 +231,9 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     }
     for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
       const int packets = static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
-      score_tile_up_to<kRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
-                                                    padded, bias.data() + p * kWidth,
-                                                    out.data() + p * kWidth, padded);
+      score_tile_up_to<kMaxRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
+                                                       padded, bias.data() + p * kWidth,
+                                                       out.data() + p * kWidth, padded);
     }
     for (int r = 0; r < rows; ++r) finish(i + r, out.data() + r * padded);
   }
