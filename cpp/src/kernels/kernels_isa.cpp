@@ -452,6 +452,33 @@ void apply(const Scalar* in, Scalar* out, KernelIndex size) {
 // Row-wise loops below are plain sequential code, which the compiler does not reorder, so
 // every sum is added up in the same order whatever the alignment of the data.
 
+// softmax_loss (scores in a block) and tiled_softmax_loss (scores in tiles) share what follows
+// each row's exponentials and their sum, which they take differently (a vectorised exp of the
+// block and sums from left to right; a row's padded packets and sums across lanes), to different
+// last bits. Each keeps its own loop over the losses: whether the compiler fuses a multiply and
+// an add depends on how it vectorises the loop.
+
+// A row's probabilities p (unless null) and weighted residuals r = (p - onehot(label)) weight,
+// from its exponentials e and their sum. r may be e itself.
+template <typename Scalar>
+void softmax_row_residuals(const Scalar* e, Scalar sum, KernelIndex k, int label, Scalar weight,
+                           Scalar* p, Scalar* r) {
+  if (p) {
+    for (KernelIndex j = 0; j < k; ++j) p[j] = e[j] / sum;
+  }
+  const Scalar scale = weight / sum;
+  for (KernelIndex j = 0; j < k; ++j) r[j] = e[j] * scale;
+  r[label] -= weight;
+}
+
+// Row i's weighted loss, from the log of its sum of exponentials and its picked score
+// z[label] - max z.
+template <typename Scalar>
+double softmax_row_loss(const double* weights, KernelIndex i, Scalar log_sum, Scalar picked) {
+  return (weights ? weights[i] : 1.0) *
+         (static_cast<double>(log_sum) - static_cast<double>(picked));
+}
+
 template <typename Scalar>
 double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
                     const double* weights, Scalar* P) {
@@ -473,16 +500,9 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   double loss = 0.0;
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    loss += (weights ? weights[i] : 1.0) *
-            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
-    Scalar* r = Z + i * k;
-    if (P) {
-      Scalar* p = P + i * k;
-      for (KernelIndex j = 0; j < k; ++j) p[j] = r[j] / sums[i];
-    }
-    const Scalar scale = weight / sums[i];
-    for (KernelIndex j = 0; j < k; ++j) r[j] *= scale;
-    r[labels[i]] -= weight;
+    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
+    Scalar* e = Z + i * k;  // becomes the residuals
+    softmax_row_residuals(e, sums[i], k, labels[i], weight, P ? P + i * k : nullptr, e);
   }
   return loss;
 }
@@ -535,19 +555,12 @@ double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     picked[i] = z_label - max;
     log_sums[i] = sum;
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    if (P) {
-      for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
-    }
-    const Scalar scale = weight / sum;
-    Scalar* r = R + i * k;
-    for (KernelIndex u = 0; u < k; ++u) r[u] = z[u] * scale;
-    r[labels[i]] -= weight;
+    softmax_row_residuals(z, sum, k, labels[i], weight, P ? P + i * k : nullptr, R + i * k);
   });
   apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
   double loss = 0.0;
   for (KernelIndex i = 0; i < X.rows; ++i) {
-    loss += (weights ? weights[i] : 1.0) *
-            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
+    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
   }
   return loss;
 }
