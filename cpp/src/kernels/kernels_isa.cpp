@@ -452,7 +452,7 @@ void apply(const Scalar* in, Scalar* out, KernelIndex size) {
 // Row-wise loops below are plain sequential code, which the compiler does not reorder, so
 // every sum is added up in the same order whatever the alignment of the data.
 
-// softmax_loss (scores in a block) and tiled_softmax_loss (scores in tiles) share what follows
+// softmax_loss (scores in a block) and softmax_scores_loss (in score tiles) share what follows
 // each row's exponentials and their sum, which they take differently (a vectorised exp of the
 // block and sums from left to right; a row's padded packets and sums across lanes), to different
 // last bits. Each keeps its own loop over the losses: whether the compiler fuses a multiply and
@@ -541,28 +541,23 @@ class TileSoftmax {
   Packet in_last_;    // all bits set in the lanes of the last packet that hold units
 };
 
-// softmax_loss of the scores X W^T + 1 b^T, each row's loss taken while its scores are in cache.
-template <typename Packet, typename Scalar>
-double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, const int* labels, const double* weights, Scalar* R,
-                          Scalar* P) {
-  const TileSoftmax<Packet, Scalar> softmax(k);
-  Column<Scalar> log_sums(X.rows), picked(X.rows);
-  tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
-    const Scalar z_label = z[labels[i]];
-    Scalar max;
-    const Scalar sum = softmax.exponentiate(z, max);
-    picked[i] = z_label - max;
-    log_sums[i] = sum;
-    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    softmax_row_residuals(z, sum, k, labels[i], weight, P ? P + i * k : nullptr, R + i * k);
+// The two paths of a fused kernel on the scores X W^T + 1 b^T (W, b as for linear_scores). With
+// score tiles (X row-major, k suiting them), each row goes on as soon as it is scored, while in
+// cache, to the row action that row_action_for(PacketTag<Packet>{}) makes for the tiles' packet
+// (called as tiled_scores_of_rows calls finish). Else all rows are scored into Z and unfused()
+// takes them from there. Returns whether the tiles served.
+template <typename Scalar, typename RowActionFor, typename Unfused>
+bool tiled_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                      KernelIndex k, Scalar* Z, RowActionFor&& row_action_for, Unfused&& unfused) {
+  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), row_action_for(tag));
   });
-  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
-  double loss = 0.0;
-  for (KernelIndex i = 0; i < X.rows; ++i) {
-    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
+  if (!tiled) {
+    linear_scores(X, W, b, k, Z);
+    unfused();
   }
-  return loss;
+  return tiled;
 }
 
 template <typename Scalar>
@@ -570,13 +565,29 @@ double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const S
                            KernelIndex k, const int* labels, const double* weights, Scalar* R,
                            Scalar* P) {
   double loss = 0.0;
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+  // Tiled: each row's sum of exponentials and picked score z[label] - max z, the sums' logs
+  // taken together once all rows are scored.
+  Column<Scalar> log_sums, picked;
+  const bool tiled = tiled_or_unfused(X, W, b, k, R, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    loss = tiled_softmax_loss<Packet>(X, W, b, k, labels, weights, R, P);
-  });
-  if (tiled) return loss;
-  linear_scores(X, W, b, k, R);
-  return softmax_loss(R, X.rows, k, labels, weights, P);
+    log_sums.resize(X.rows);
+    picked.resize(X.rows);
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
+      const Scalar z_label = z[labels[i]];
+      Scalar max;
+      const Scalar sum = tile_softmax.exponentiate(z, max);
+      picked[i] = z_label - max;
+      log_sums[i] = sum;
+      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      softmax_row_residuals(z, sum, k, labels[i], weight, P ? P + i * k : nullptr, R + i * k);
+    };
+  }, [&] { loss = softmax_loss(R, X.rows, k, labels, weights, P); });
+  if (!tiled) return loss;
+  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
+  for (KernelIndex i = 0; i < X.rows; ++i) {
+    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
+  }
+  return loss;
 }
 
 template <typename Scalar>
@@ -585,18 +596,14 @@ void softmax(Scalar* Z, KernelIndex rows, KernelIndex k);
 template <typename Scalar>
 void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
                     Scalar* P) {
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+  tiled_or_unfused(X, W, b, k, P, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    const TileSoftmax<Packet, Scalar> softmax(k);
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
       Scalar max;
-      const Scalar sum = softmax.exponentiate(z, max);
+      const Scalar sum = tile_softmax.exponentiate(z, max);
       for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
-    });
-  });
-  if (tiled) return;
-  linear_scores(X, W, b, k, P);
-  softmax(P, X.rows, k);
+    };
+  }, [&] { softmax(P, X.rows, k); });
 }
 
 template <typename Scalar>
@@ -652,20 +659,16 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
 template <typename Scalar>
 void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
                               KernelIndex k, const Scalar* P, const double* weights, Scalar* U) {
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, V, c, k, Scalar(0), [&](KernelIndex i, const Scalar* z) {
+  tiled_or_unfused(X, V, c, k, U, [&](auto) {
+    return [&](KernelIndex i, const Scalar* z) {
       const Scalar* p = P + i * k;
       Scalar mean = p[0] * z[0];  // p . z, as softmax_curvature adds it up
       for (KernelIndex j = 1; j < k; ++j) mean += p[j] * z[j];
       const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
       Scalar* u = U + i * k;
       for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (z[j] - mean);
-    });
-  });
-  if (tiled) return;
-  linear_scores(X, V, c, k, U);
-  softmax_curvature(P, weights, U, X.rows, k);
+    };
+  }, [&] { softmax_curvature(P, weights, U, X.rows, k); });
 }
 
 template <typename Scalar>
