@@ -114,7 +114,9 @@ class LinearPasses {
   };
 
   // Who computes a product pass's scores: the pass, or (for dense X) the transform, which can
-  // then take each row's loss while its scores are in registers' reach.
+  // then take each row's loss while its scores are in registers' reach. This is what a caller
+  // asks for, Chunk::X what a chunk gets: the pass scores sparse rows either way, so a transform
+  // that can score tests chunk.X.
   enum class Scoring { ByPass, ByTransform };
 
   // One product pass with the n_units units (coef, intercept): for each chunk of rows, its

@@ -138,11 +138,17 @@ constexpr KernelIndex packet_size = Eigen::internal::unpacket_traits<Packet>::si
 // Registers the tiles may fill (Eigen's count for the instruction set).
 constexpr int kRegisters = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
 
-// Rows per score tile of kPackets unit packets: accumulators, weights and a broadcast in registers.
-template <int kPackets>
-constexpr int kScoreTileRows = (kRegisters - 1 - kPackets) / kPackets < 8
-                                   ? (kRegisters - 1 - kPackets) / kPackets
-                                   : 8;
+// Rows per score tile of `packets` unit packets: accumulators, weights and a broadcast in
+// registers. The fewer the packets, the more rows fit.
+constexpr int score_tile_rows(int packets) {
+  const int fit = (kRegisters - 1 - packets) / packets;
+  return fit < 8 ? fit : 8;
+}
+
+// score_tile_rows(packets) at index packets - 1, for tiles of up to 4 packets: looked up at run
+// time without a division.
+constexpr int kScoreTileRows[] = {score_tile_rows(1), score_tile_rows(2), score_tile_rows(3),
+                                  score_tile_rows(4)};
 
 // out (rows x kPackets packets, row stride out_stride) = x_r^T Wt (+ bias) for the tile's rows
 // x_r, with Wt d x (kPackets packets) at row stride wt_stride, aligned.
@@ -200,6 +206,7 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
                           KernelIndex k, Scalar pad, Finish&& finish) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
+  static_assert(kMaxPackets <= int(sizeof kScoreTileRows / sizeof kScoreTileRows[0]));
   const KernelIndex d = X.cols, n_packets = (k + kWidth - 1) / kWidth, padded = n_packets * kWidth;
   // Weights transposed (d x padded, units contiguous) and zero-padded; the intercepts padded
   // with `pad`, which the padding lanes then hold (X being finite).
@@ -209,15 +216,10 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
     bias[u] = b ? b[u] : Scalar(0);
   }
-  // The tiles' rows all fit one tile of the widest group.
-  constexpr int kRows = kScoreTileRows<kMaxPackets> > kScoreTileRows<1> ? kScoreTileRows<kMaxPackets>
-                                                                        : kScoreTileRows<1>;
-  const int rows_per_tile = n_packets >= kMaxPackets ? kScoreTileRows<kMaxPackets>
-                            : n_packets == 1          ? kScoreTileRows<1>
-                            : n_packets == 2          ? kScoreTileRows<2>
-                                                      : kScoreTileRows<3>;
-  Eigen::Array<Scalar, Dynamic, 1> out(kRows * padded);  // aligned by Eigen's allocator
-  const Scalar* x[kRows];
+  constexpr int kMaxRows = kScoreTileRows[0];  // the tallest tiles, of one packet
+  const int rows_per_tile = kScoreTileRows[(n_packets < kMaxPackets ? n_packets : kMaxPackets) - 1];
+  Eigen::Array<Scalar, Dynamic, 1> out(kMaxRows * padded);  // aligned by Eigen's allocator
+  const Scalar* x[kMaxRows];
   for (KernelIndex i = 0; i < X.rows; i += rows_per_tile) {
     const int rows = static_cast<int>(X.rows - i < rows_per_tile ? X.rows - i : rows_per_tile);
     for (int r = 0; r < rows; ++r) {
@@ -229,9 +231,9 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     }
     for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
       const int packets = static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
-      score_tile_up_to<kRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
-                                                    padded, bias.data() + p * kWidth,
-                                                    out.data() + p * kWidth, padded);
+      score_tile_up_to<kMaxRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
+                                                       padded, bias.data() + p * kWidth,
+                                                       out.data() + p * kWidth, padded);
     }
     for (int r = 0; r < rows; ++r) finish(i + r, out.data() + r * padded);
   }
@@ -452,6 +454,33 @@ void apply(const Scalar* in, Scalar* out, KernelIndex size) {
 // Row-wise loops below are plain sequential code, which the compiler does not reorder, so
 // every sum is added up in the same order whatever the alignment of the data.
 
+// softmax_loss (scores in a block) and softmax_scores_loss (in score tiles) share what follows
+// each row's exponentials and their sum, which they take differently (a vectorised exp of the
+// block and sums from left to right; a row's padded packets and sums across lanes), to different
+// last bits. Each keeps its own loop over the losses: whether the compiler fuses a multiply and
+// an add depends on how it vectorises the loop.
+
+// A row's probabilities p (unless null) and weighted residuals r = (p - onehot(label)) weight,
+// from its exponentials e and their sum. r may be e itself.
+template <typename Scalar>
+void softmax_row_residuals(const Scalar* e, Scalar sum, KernelIndex k, int label, Scalar weight,
+                           Scalar* p, Scalar* r) {
+  if (p) {
+    for (KernelIndex j = 0; j < k; ++j) p[j] = e[j] / sum;
+  }
+  const Scalar scale = weight / sum;
+  for (KernelIndex j = 0; j < k; ++j) r[j] = e[j] * scale;
+  r[label] -= weight;
+}
+
+// Row i's weighted loss, from the log of its sum of exponentials and its picked score
+// z[label] - max z.
+template <typename Scalar>
+double softmax_row_loss(const double* weights, KernelIndex i, Scalar log_sum, Scalar picked) {
+  return (weights ? weights[i] : 1.0) *
+         (static_cast<double>(log_sum) - static_cast<double>(picked));
+}
+
 template <typename Scalar>
 double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
                     const double* weights, Scalar* P) {
@@ -473,16 +502,9 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   double loss = 0.0;
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    loss += (weights ? weights[i] : 1.0) *
-            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
-    Scalar* r = Z + i * k;
-    if (P) {
-      Scalar* p = P + i * k;
-      for (KernelIndex j = 0; j < k; ++j) p[j] = r[j] / sums[i];
-    }
-    const Scalar scale = weight / sums[i];
-    for (KernelIndex j = 0; j < k; ++j) r[j] *= scale;
-    r[labels[i]] -= weight;
+    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
+    Scalar* e = Z + i * k;  // becomes the residuals
+    softmax_row_residuals(e, sums[i], k, labels[i], weight, P ? P + i * k : nullptr, e);
   }
   return loss;
 }
@@ -521,35 +543,23 @@ class TileSoftmax {
   Packet in_last_;    // all bits set in the lanes of the last packet that hold units
 };
 
-// softmax_loss of the scores X W^T + 1 b^T, each row's loss taken while its scores are in cache.
-template <typename Packet, typename Scalar>
-double tiled_softmax_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, const int* labels, const double* weights, Scalar* R,
-                          Scalar* P) {
-  const TileSoftmax<Packet, Scalar> softmax(k);
-  Column<Scalar> log_sums(X.rows), picked(X.rows);
-  tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
-    const Scalar z_label = z[labels[i]];
-    Scalar max;
-    const Scalar sum = softmax.exponentiate(z, max);
-    picked[i] = z_label - max;
-    log_sums[i] = sum;
-    const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    if (P) {
-      for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
-    }
-    const Scalar scale = weight / sum;
-    Scalar* r = R + i * k;
-    for (KernelIndex u = 0; u < k; ++u) r[u] = z[u] * scale;
-    r[labels[i]] -= weight;
+// The two paths of a fused kernel on the scores X W^T + 1 b^T (W, b as for linear_scores). With
+// score tiles (X row-major, k suiting them), each row goes on as soon as it is scored, while in
+// cache, to the row action that row_action_for(PacketTag<Packet>{}) makes for the tiles' packet
+// (called as tiled_scores_of_rows calls finish). Else all rows are scored into Z and unfused()
+// takes them from there. Returns whether the tiles served.
+template <typename Scalar, typename RowActionFor, typename Unfused>
+bool tiled_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                      KernelIndex k, Scalar* Z, RowActionFor&& row_action_for, Unfused&& unfused) {
+  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+    using Packet = typename decltype(tag)::type;
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), row_action_for(tag));
   });
-  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
-  double loss = 0.0;
-  for (KernelIndex i = 0; i < X.rows; ++i) {
-    loss += (weights ? weights[i] : 1.0) *
-            (static_cast<double>(log_sums[i]) - static_cast<double>(picked[i]));
+  if (!tiled) {
+    linear_scores(X, W, b, k, Z);
+    unfused();
   }
-  return loss;
+  return tiled;
 }
 
 template <typename Scalar>
@@ -557,13 +567,29 @@ double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const S
                            KernelIndex k, const int* labels, const double* weights, Scalar* R,
                            Scalar* P) {
   double loss = 0.0;
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+  // Tiled: each row's sum of exponentials and picked score z[label] - max z, the sums' logs
+  // taken together once all rows are scored.
+  Column<Scalar> log_sums, picked;
+  const bool tiled = tiled_or_unfused(X, W, b, k, R, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    loss = tiled_softmax_loss<Packet>(X, W, b, k, labels, weights, R, P);
-  });
-  if (tiled) return loss;
-  linear_scores(X, W, b, k, R);
-  return softmax_loss(R, X.rows, k, labels, weights, P);
+    log_sums.resize(X.rows);
+    picked.resize(X.rows);
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
+      const Scalar z_label = z[labels[i]];
+      Scalar max;
+      const Scalar sum = tile_softmax.exponentiate(z, max);
+      picked[i] = z_label - max;
+      log_sums[i] = sum;
+      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      softmax_row_residuals(z, sum, k, labels[i], weight, P ? P + i * k : nullptr, R + i * k);
+    };
+  }, [&] { loss = softmax_loss(R, X.rows, k, labels, weights, P); });
+  if (!tiled) return loss;
+  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
+  for (KernelIndex i = 0; i < X.rows; ++i) {
+    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
+  }
+  return loss;
 }
 
 template <typename Scalar>
@@ -572,18 +598,14 @@ void softmax(Scalar* Z, KernelIndex rows, KernelIndex k);
 template <typename Scalar>
 void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
                     Scalar* P) {
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
+  tiled_or_unfused(X, W, b, k, P, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    const TileSoftmax<Packet, Scalar> softmax(k);
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, Scalar* z) {
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
       Scalar max;
-      const Scalar sum = softmax.exponentiate(z, max);
+      const Scalar sum = tile_softmax.exponentiate(z, max);
       for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
-    });
-  });
-  if (tiled) return;
-  linear_scores(X, W, b, k, P);
-  softmax(P, X.rows, k);
+    };
+  }, [&] { softmax(P, X.rows, k); });
 }
 
 // sum_i weights[i] values[i] (weights null: 1) in float64, as four interleaved partial sums
@@ -654,20 +676,16 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
 template <typename Scalar>
 void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
                               KernelIndex k, const Scalar* P, const double* weights, Scalar* U) {
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, V, c, k, Scalar(0), [&](KernelIndex i, const Scalar* z) {
+  tiled_or_unfused(X, V, c, k, U, [&](auto) {
+    return [&](KernelIndex i, const Scalar* z) {
       const Scalar* p = P + i * k;
       Scalar mean = p[0] * z[0];  // p . z, as softmax_curvature adds it up
       for (KernelIndex j = 1; j < k; ++j) mean += p[j] * z[j];
       const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
       Scalar* u = U + i * k;
       for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (z[j] - mean);
-    });
-  });
-  if (tiled) return;
-  linear_scores(X, V, c, k, U);
-  softmax_curvature(P, weights, U, X.rows, k);
+    };
+  }, [&] { softmax_curvature(P, weights, U, X.rows, k); });
 }
 
 // G_j += [X 1]^T diag(D_j) [X 1] for each weight column D_j: the transposed product of X and
