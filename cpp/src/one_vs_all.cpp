@@ -34,7 +34,7 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   batch.run(n_classes, [&](int k, auto& objective) {
     Eigen::VectorXd w =
         detail::starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, k);
-    reports[static_cast<size_t>(k)] = detail::solve(objective, w, options, k, 1, X.rows(),
+    reports[static_cast<size_t>(k)] = detail::solve(objective, w, options, k, 1, n_together,
                                                     detail::RowSet<Matrix>::kSparse);
     detail::store_units(w, X.cols(), 1, options.fit_intercept, k, coef, intercept);
   });

@@ -18,8 +18,8 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
       n_classes, options.fit_intercept, options.C, options.l1_ratio, &pool);
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
-  const ProblemReport report = detail::solve(loss, w, options, 0, n_classes, X.rows(),
-                                             detail::RowSet<Matrix>::kSparse);
+  const ProblemReport report =
+      detail::solve(loss, w, options, 0, n_classes, 1, detail::RowSet<Matrix>::kSparse);
 
   RowMatrix<Scalar> coef(n_classes, X.cols());
   Vector<Scalar> intercept(n_classes);

@@ -117,49 +117,60 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
 constexpr Index kMaxCholeskyParameters = 4096;
 
 // The solver `requested` resolves to for a problem of n_parameters parameters (n_units units)
-// on n_rows rows of dense or sparse X, without an L1 part (which always takes OWL-QN).
+// on dense or sparse X, without an L1 part (which always takes OWL-QN), when problems_per_pass
+// problems share each pass over X (one-vs-all's problems advancing together).
 //
-// Auto, from benchmarks/bench_solvers.py at tol = 1e-8 (float64, C = 1, 2 busy cores; seconds
-// for the whole fit, solvers interleaved, best of 2):
-//   data (n x d, K)              strategy  p     lbfgs  newton-cg  newton-cholesky
-//   synthetic (100000 x 100, 10) softmax   1010  11.09   6.59      12.75
-//                                ovr       101    9.80   5.66       4.35
-//                                ovo       101   24.68  11.19       3.06
-//   letter (15000 x 16, 26)      softmax   442    0.62   0.58       2.55
-//                                ovr       17     0.45   0.27       0.24
-//                                ovo       17     0.43   0.32       0.22
-//   digits (1347 x 64, 10)       softmax   650    0.040  0.068      0.27
-//                                ovr       65     0.043  0.044      0.063
-//                                ovo       65     0.026  0.037      0.067
-// and for one binary problem of make_classification(50000, d): p = 201: 0.81, 0.45, 0.36;
-// p = 401: 4.34, 1.70, 1.97; synthetic softmax at tol = 1e-4: lbfgs 2.50, newton-cg 1.74.
-// A second run on a quieter machine was 2-3 times faster throughout with the same ranking
-// (letter softmax: lbfgs 0.30, newton-cg 0.25).
-// With the one-vs-all problems advancing together (one pass over X per round for all), ovr
-// came to synthetic 3.19, 2.12, 2.21 and letter 0.34, 0.20, 0.13 (a run where the problems
-// solved apart took 6.55, 4.43, 2.90 and 0.33, 0.19, 0.17): Newton-Cholesky still, a tie with
-// Newton-CG on synthetic. At the default tol = 1e-4, L-BFGS's cheap iterations win there
-// (ovr, synthetic, quiet machine: 0.74 against 0.90 for Newton-Cholesky).
-// A Hessian costs about p / 4 passes over X, so Newton-Cholesky pays off for binary problems
-// with few parameters (p <= 256), and Newton-CG beyond; for softmax the full Hessian
-// (n d^2 K^2 / 2) never pays, and Newton-CG's few, costly iterations pay on many rows only (a
-// tie on letter's 15000, a loss on digits). Sparse X was not measured: L-BFGS, as before.
-inline Solver resolve_solver(Solver requested, Index n_parameters, int n_units, Index n_rows,
-                             bool sparse) {
-  constexpr Index kMaxAutoCholeskyParameters = 256;
-  constexpr Index kMinAutoSoftmaxNewtonRows = 50000;
+// Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
+// bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice):
+//   data (n x d, K)          strategy  p     lbfgs   newton-cg  newton-cholesky
+//   synthetic 100000x100, 10 softmax   1010  1.118   0.645*     3.046
+//                            ovr       101   0.693   0.577*     0.915
+//                            ovo       101   3.287   4.338      1.515*
+//   digits 1347x64, 10       softmax   650   0.011   0.012*     0.111
+//                            ovr       65    0.013   0.024*     0.017
+//                            ovo       65    0.008   0.008      0.016*
+//   letter 15000x16, 26      softmax   442   0.145   0.128*     0.701
+//                            ovr       17    0.105   0.089      0.058*
+//                            ovo       17    0.094   0.112      0.051*
+//   usps 5468x256, 10        softmax   2570  1.742   0.866*     8.304
+//                            ovr       257   0.538   0.407*     0.708
+//                            ovo       257   0.381   0.408*     0.790
+//   make_cl. 100000x20, 10   softmax   210   0.144   0.130*     0.442
+//                            ovr       21    0.130   0.183      0.174*
+//                            ovo       21    0.278   0.539      0.234*
+//   make_cl. 100000x60, 10   softmax   610   0.255   0.307*     1.303
+//                            ovr       61    0.236   0.296*     0.473
+//                            ovo       61    0.785   1.522      0.721*
+//   make_cl. 20000x30, 20    softmax   620   0.075   0.075*     0.427
+//                            ovr       31    0.092   0.123      0.124*
+//                            ovo       31    0.154   0.231      0.123*
+// (make_cl.: --shapes NxDxK.) L-BFGS wins some well-conditioned problems by up to 1.35x (ovr on
+// make_classification data); the Newton methods win the ill-conditioned ones by up to 2x
+// (usps, synthetic), and a rule on shape alone cannot tell them apart.
+// Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products cost
+// a fused pass each, and it is as fast as L-BFGS on well-conditioned data and much faster on
+// ill-conditioned data (usps), so it is taken at any size.
+// Binary problems: a Hessian costs about p / 4 passes of one problem. Solved one by one, each
+// problem pays a full pass over its rows, and Newton-Cholesky pays off up to p = 256. A pass
+// shared by m problems costs each about 1 / m of the memory traffic but the same Gram matrix, so
+// Newton-Cholesky pays off up to p m = 256 there, or while the Gram matrix is small beside the
+// pass's own arithmetic (p <= 32). Sparse X was not measured: L-BFGS, as before.
+inline Solver resolve_solver(Solver requested, Index n_parameters, int n_units,
+                             int problems_per_pass, bool sparse) {
+  constexpr Index kMaxCholeskyWork = 256;           // p times problems sharing a pass
+  constexpr Index kAlwaysCholeskyParameters = 32;
   if (requested != Solver::Auto) return requested;
   if (sparse) return Solver::Lbfgs;
-  if (n_units == 1) {
-    return n_parameters <= kMaxAutoCholeskyParameters ? Solver::NewtonCholesky : Solver::NewtonCg;
-  }
-  return n_rows >= kMinAutoSoftmaxNewtonRows ? Solver::NewtonCg : Solver::Lbfgs;
+  if (n_units > 1) return Solver::NewtonCg;
+  const bool small = n_parameters <= kAlwaysCholeskyParameters ||
+                     n_parameters * problems_per_pass <= kMaxCholeskyWork;
+  return small ? Solver::NewtonCholesky : Solver::NewtonCg;
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
 template <class Loss>
 ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
-                    int n_units, Index n_rows, bool sparse) {
+                    int n_units, int problems_per_pass, bool sparse) {
   static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
   LbfgsSettings settings;
   settings.tol = options.tol;
@@ -175,7 +186,8 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
     };
   }
   const Eigen::VectorXd l1 = loss.l1_penalty();
-  const Solver solver = resolve_solver(options.solver, loss.dimension(), n_units, n_rows, sparse);
+  const Solver solver =
+      resolve_solver(options.solver, loss.dimension(), n_units, problems_per_pass, sparse);
   if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
     throw std::invalid_argument(
         "solver 'newton-cholesky' forms the full Hessian: at most " +
@@ -253,7 +265,7 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
   const ProblemReport report =
-      solve(loss, w, options, problem, 1, rows.size(), RowSet<Matrix>::kSparse);
+      solve(loss, w, options, problem, 1, 1, RowSet<Matrix>::kSparse);
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }

@@ -110,10 +110,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
           Hessian-vector products (one pass over ``X`` each); few, costly iterations;
         - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
           problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
-        - ``"auto"``: for dense ``X``, binary problems (ovr, ovo, two classes) take
-          ``"newton-cholesky"`` up to 256 coefficients and ``"newton-cg"`` beyond, softmax
-          takes ``"newton-cg"`` from 50000 samples and ``"lbfgs"`` below; sparse ``X`` takes
-          ``"lbfgs"`` (the rule and its measurements are in the C++ core's ``training.hpp``).
+        - ``"auto"``: for dense ``X``, softmax takes ``"newton-cg"``; binary problems take
+          ``"newton-cholesky"`` up to 256 coefficients (ovo, two classes) or while
+          coefficients x classes <= 256 or coefficients <= 32 (ovr, whose problems share each
+          pass over ``X``), and ``"newton-cg"`` beyond; sparse ``X`` takes ``"lbfgs"`` (the
+          rule and its measurements are in the C++ core's ``training.hpp``).
 
         With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;
         the Newton solvers raise ValueError.

@@ -236,16 +236,24 @@ TEST(NewtonSolvers, SolverNamesRoundTrip) {
 
 TEST(NewtonSolvers, AutoChoosesByShape) {
   using detail::resolve_solver;
-  // Binary problems: the full Hessian while it is small, else conjugate gradients.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, false), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 401, 1, 50000, false), Solver::NewtonCg);
-  // Softmax: Newton-CG on many rows only.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, 10, 100000, false), Solver::NewtonCg);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 442, 26, 15000, false), Solver::Lbfgs);
+  // Binary problems solved one by one: the full Hessian while it is small, else conjugate
+  // gradients.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 1, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 256, 1, 1, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 257, 1, 1, false), Solver::NewtonCg);
+  // Sharing each pass over X with other problems makes the Hessian dearer by comparison...
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 10, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 25, 1, 10, false), Solver::NewtonCholesky);
+  // ... except for a handful of parameters, whatever the number of problems.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 17, 1, 26, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 33, 1, 26, false), Solver::NewtonCg);
+  // Softmax: Newton-CG at any size.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, 10, 1, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 442, 26, 1, false), Solver::NewtonCg);
   // Sparse X, and explicit choices, as asked.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 100000, true), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, 1, 1000, false), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, 10, 10, true), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 1, true), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, 1, 1, false), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, 10, 1, true), Solver::NewtonCholesky);
 }
 
 }  // namespace

@@ -75,3 +75,23 @@ def test_roofline_and_predict_proba_rows(quick_report):
     assert set(proba) == {"softmax", "ovr", "ovo"}
     assert _number(proba["softmax"][5]) > 0
     assert proba["ovo"][4] == "no predict_proba"
+
+
+def test_solver_comparison_times_every_solver():
+    script = BENCHMARK.parent / "bench_solvers.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--datasets", "none", "--shapes", "600x5x3",
+         "--strategies", "softmax,ovr", "--repeat", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = _table_rows(completed.stdout, "600x5")
+    assert [(row[1], row[3]) for row in rows] == [
+        (strategy, solver)
+        for strategy in ("softmax", "ovr")
+        for solver in ("lbfgs", "newton-cg", "newton-cholesky", "auto")
+    ]
+    for row in rows:  # every solver reached the target: a cap, a time, a ratio to the fastest
+        cap, seconds, ratio = int(row[4]), _number(row[5]), _number(row[6])
+        assert cap >= 1 and seconds > 0 and ratio >= 1.0
+    assert min(_number(row[6]) for row in rows if row[1] == "softmax") == 1.0
