@@ -245,24 +245,15 @@ struct PacketTag {
 };
 
 // Calls tiles(PacketTag<Packet>{}) with the packet the score tiles use for k units and returns
-// true; false when k is too small for tiles. They pay when the units fill more than one packet,
-// so that each broadcast feeds two packets or more, of the full width or else of half of it (if
-// that still holds 4 values).
+// true; false when k is too small for tiles. They use full-width packets, the fewest per row,
+// and pay once the units fill more than half of one: fewer units leave most lanes idle, and
+// per-unit dot products do better.
 template <typename Scalar, typename Tiles>
 bool with_tile_packet(KernelIndex k, Tiles&& tiles) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
-  if (k > packet_size<Packet>) {
-    tiles(PacketTag<Packet>{});
-    return true;
-  }
-  if constexpr (packet_size<Half> < packet_size<Packet> && packet_size<Half> >= 4) {
-    if (k > packet_size<Half>) {
-      tiles(PacketTag<Half>{});
-      return true;
-    }
-  }
-  return false;
+  if (2 * k <= packet_size<Packet>) return false;
+  tiles(PacketTag<Packet>{});
+  return true;
 }
 
 template <typename Scalar>
