@@ -46,7 +46,7 @@ DEFAULT_DATASETS = ("digits", "synthetic", "letter", "usps")
 DEFAULT_SCALING_ROWS = "10000,100000,1000000"
 MULTILOGIT_FLOAT32 = "multilogit float32"
 QUICK_BANDWIDTH_BYTES = 128 * 2**20
-PREDICT_REPEAT = 5
+PREDICT_REPEAT = 30
 
 
 def _parse_args(argv):
@@ -152,12 +152,15 @@ def _describe(dataset_name, strategy, result):
     )
 
 
-def _best_predict_seconds(model, X):
-    best = float("inf")
+def _best_predict_seconds(models, X):
+    """Best predict_proba time of each model over PREDICT_REPEAT rounds, the models taking turns
+    within each round so that load from elsewhere on the machine falls on all of them alike."""
+    best = [float("inf")] * len(models)
     for _ in range(PREDICT_REPEAT):
-        start = time.perf_counter()
-        model.predict_proba(X)
-        best = min(best, time.perf_counter() - start)
+        for j, model in enumerate(models):
+            start = time.perf_counter()
+            model.predict_proba(X)
+            best[j] = min(best[j], time.perf_counter() - start)
     return best
 
 
@@ -166,20 +169,19 @@ def predict_proba_timings(strategy_result, dataset):
     ours = strategy_result.results[MULTILOGIT]
     if not ours.reached:
         return []
-    ours_seconds = _best_predict_seconds(ours.best.model, dataset.X_train)
-    timings = []
-    for peer in strategy_result.peers():
-        theirs = strategy_result.results[peer]
-        if not theirs.reached:
-            continue
-        has_proba = hasattr(theirs.best.model, "predict_proba")
-        peer_seconds = (
-            _best_predict_seconds(theirs.best.model, dataset.X_train) if has_proba else None
+    peers = [
+        peer for peer in strategy_result.peers() if strategy_result.results[peer].reached
+    ]
+    models = [ours.best.model] + [strategy_result.results[peer].best.model for peer in peers]
+    timed = [model for model in models if hasattr(model, "predict_proba")]
+    seconds = dict(zip(map(id, timed), _best_predict_seconds(timed, dataset.X_train)))
+    return [
+        report.PredictProbaTiming(
+            strategy_result.strategy, peer, seconds[id(ours.best.model)],
+            seconds.get(id(strategy_result.results[peer].best.model)),
         )
-        timings.append(
-            report.PredictProbaTiming(strategy_result.strategy, peer, ours_seconds, peer_seconds)
-        )
-    return timings
+        for peer in peers
+    ]
 
 
 def load_datasets(args, data_dir):
