@@ -153,14 +153,17 @@ def _describe(dataset_name, strategy, result):
 
 
 def _best_predict_seconds(models, X):
-    """Best predict_proba time of each model over PREDICT_REPEAT rounds, the models taking turns
-    within each round so that load from elsewhere on the machine falls on all of them alike."""
-    best = [float("inf")] * len(models)
-    for _ in range(PREDICT_REPEAT):
-        for j, model in enumerate(models):
+    """Best predict_proba time of each model over PREDICT_REPEAT calls in a row. Each model's
+    calls follow each other: right after another library's call, that library's idle BLAS
+    threads still spin and would take the cores from the next call."""
+    best = []
+    for model in models:
+        seconds = float("inf")
+        for _ in range(PREDICT_REPEAT):
             start = time.perf_counter()
             model.predict_proba(X)
-            best[j] = min(best[j], time.perf_counter() - start)
+            seconds = min(seconds, time.perf_counter() - start)
+        best.append(seconds)
     return best
 
 
