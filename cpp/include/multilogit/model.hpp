@@ -36,7 +36,9 @@ class Model {
   const std::vector<ProblemReport>& reports() const { return reports_; }
 
   // X is n x n_features(): any dense Eigen matrix of Scalar (read in place when its storage
-  // allows) or a SparseView (CSR or CSC).
+  // allows) or a SparseView (CSR or CSC). Each of these throws std::invalid_argument when X has
+  // another number of columns, holds NaN or infinity, or has values so large that the scores
+  // overflow.
 
   // Scores, n x 1 for two classes (positive class 1), otherwise n x n_classes. For one-vs-one
   // these are votes plus summed confidences squashed into (-1/3, 1/3).
