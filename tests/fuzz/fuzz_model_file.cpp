@@ -7,12 +7,14 @@
 //   std::length_error, ...), which escapes and aborts;
 // - an accepted file that does not re-encode to the same bytes (the format is canonical);
 // - the stream reader disagreeing with the in-memory reader.
-// An accepted model is also used for predictions, to exercise what a loaded model feeds into.
+// An accepted model is also used for predictions, to exercise what a loaded model feeds into;
+// they may refuse (std::invalid_argument) only where the model's scores could overflow.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -41,10 +43,22 @@ void use(const multilogit::SavedModel& saved) {
   std::visit(
       [](const auto& model) {
         using Matrix = std::decay_t<decltype(model.coef())>;
-        const Matrix X = Matrix::Constant(2, model.n_features(), typename Matrix::Scalar(0.5));
-        (void)model.decision_function(X, 1);
-        (void)model.predict_proba(X, 1);
-        (void)model.predict(X, 1);
+        using Scalar = typename Matrix::Scalar;
+        const Matrix X = Matrix::Constant(2, model.n_features(), Scalar(0.5));
+        try {
+          (void)model.decision_function(X, 1);
+          (void)model.predict_proba(X, 1);
+          (void)model.predict(X, 1);
+        } catch (const std::invalid_argument&) {
+          // The largest sum of |terms| of a score: below half the range, no partial sum can
+          // overflow, whatever the order of the additions.
+          const long double bound =
+              0.5L * static_cast<long double>(model.coef().cwiseAbs().rowwise().sum().maxCoeff()) +
+              static_cast<long double>(model.intercept().cwiseAbs().maxCoeff());
+          if (bound < static_cast<long double>(std::numeric_limits<Scalar>::max()) / 2) {
+            violated("prediction refused a model whose scores cannot overflow");
+          }
+        }
       },
       saved.model);
 }
