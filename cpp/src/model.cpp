@@ -101,7 +101,7 @@ template <typename Scalar, typename Results>
 void check_scored_block(const detail::KernelTable<Scalar>& kernels,
                         const detail::DenseBlock<Scalar>& X, const Results& results) {
   if (kernels.all_finite(detail::dense_block(results))) return;
-  if (!kernels.all_finite(X)) throw std::invalid_argument("X contains NaN or infinity");
+  if (!kernels.all_finite(X)) throw std::invalid_argument(detail::kNonFiniteX);
   throw std::invalid_argument(kScoresOverflow);
 }
 

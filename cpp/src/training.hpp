@@ -23,6 +23,9 @@
 
 namespace multilogit::detail {
 
+// The message of every finiteness check of X (the Python package recognises it).
+constexpr const char* kNonFiniteX = "X contains NaN or infinity";
+
 // Throws unless every stored value of X is finite and, for sparse X, its index arrays describe
 // a valid matrix (so that nothing reads outside them).
 template <typename Matrix>
@@ -44,10 +47,10 @@ void check_values(const Matrix& X) {
       }
     }
     const Eigen::Map<const Vector<typename Matrix::Scalar>> values(X.valuePtr(), X.nonZeros());
-    if (!values.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+    if (!values.allFinite()) throw std::invalid_argument(kNonFiniteX);
   } else {
     if (!kernels<typename Matrix::Scalar>().all_finite(dense_block(X))) {
-      throw std::invalid_argument("X contains NaN or infinity");
+      throw std::invalid_argument(kNonFiniteX);
     }
   }
 }
