@@ -16,7 +16,7 @@
 //
 // The batch loss provides a Request type (slot, problem, keep_curvature, input, vector_out,
 // matrix_out, value), evaluate / hessian_product / hessian over a list of requests, and
-// dimension(), l1_penalty() and relative_precision() of one problem.
+// dimension() and relative_precision() of one problem, and l1_penalty(problem).
 #pragma once
 
 #include <algorithm>
@@ -45,11 +45,12 @@ class BatchedProblems {
   // What one problem's solver minimises: the problem's share of the batch loss.
   class Objective final : public SecondOrderObjective {
    public:
-    Objective(BatchedProblems& batch, int slot) : batch_(batch), slot_(slot) {}
+    Objective(BatchedProblems& batch, int slot, int problem)
+        : batch_(batch), slot_(slot), problem_(problem) {}
 
     Eigen::Index dimension() const override { return batch_.loss_.dimension(); }
     double relative_precision() const override { return batch_.loss_.relative_precision(); }
-    Eigen::VectorXd l1_penalty() const { return batch_.loss_.l1_penalty(); }
+    Eigen::VectorXd l1_penalty() const { return batch_.loss_.l1_penalty(problem_); }
     void keep_curvature(bool keep) { keep_curvature_ = keep; }
 
     double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
@@ -65,6 +66,7 @@ class BatchedProblems {
    private:
     BatchedProblems& batch_;
     int slot_;
+    int problem_;
     bool keep_curvature_ = false;
   };
 
@@ -242,8 +244,9 @@ class BatchedProblems {
         std::unique_lock<std::mutex> lock(mutex_);
         wait_for_turn(lock, s);
       }
-      Objective objective(*this, s);
-      solve_problem(slots_[s].request.problem, objective);
+      const int problem = slots_[s].request.problem;
+      Objective objective(*this, s, problem);
+      solve_problem(problem, objective);
     } catch (const Abandoned&) {
     } catch (...) {
       error = std::current_exception();

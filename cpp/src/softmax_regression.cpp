@@ -1,4 +1,5 @@
 #include "multilogit/trainers.hpp"
+#include "trainer_for.hpp"
 #include "training.hpp"
 
 namespace multilogit {

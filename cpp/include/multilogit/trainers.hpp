@@ -106,30 +106,20 @@ class TrainerFor : public Trainer<Scalar> {
   template <int Order, typename StorageIndex>
   using Sparse = SparseView<Scalar, Order, StorageIndex>;
 
+  // Defined where each strategy's fit_impl is, and compiled there for float and double: user
+  // code calls them without ever needing a fit_impl of its own.
   Model<Scalar> fit_view(const Dense<Eigen::RowMajor>& X, const LabelView& y, int n_classes,
-                         const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_view(const Dense<Eigen::ColMajor>& X, const LabelView& y, int n_classes,
-                         const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, int>& X, const LabelView& y, int n_classes,
-                         const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, int>& X, const LabelView& y, int n_classes,
-                         const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_view(const Sparse<Eigen::RowMajor, std::int64_t>& X, const LabelView& y,
-                         int n_classes, const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         int n_classes, const FitInputs<Scalar>& inputs) const override;
   Model<Scalar> fit_view(const Sparse<Eigen::ColMajor, std::int64_t>& X, const LabelView& y,
-                         int n_classes, const FitInputs<Scalar>& inputs) const override {
-    return self().fit_impl(X, y, n_classes, inputs);
-  }
+                         int n_classes, const FitInputs<Scalar>& inputs) const override;
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }

@@ -1,0 +1,61 @@
+// One-vs-all and one-vs-one: binary problems whose solvers advance together, so that each pass
+// over a group of rows serves every problem that trains on it (batched_problems.hpp,
+// binary_problems_loss.hpp).
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "batched_problems.hpp"
+#include "binary_problems_loss.hpp"
+#include "training.hpp"
+
+namespace multilogit::detail {
+
+// Problems solved together at most: each has a thread of its own, and with curvature kept for
+// the Newton solvers, a Scalar per row it trains on.
+constexpr int kMaxProblemsTogether = 64;
+
+// Elements of X (rows x features) a pair's rows must hold, on average, for pairs to share passes:
+// below, a pass over them costs less than handing each pair's requests to a shared pass.
+// Measured with benchmarks/bench_solvers.py (see resolve_solver in training.hpp).
+constexpr double kMinSharedPairElements = 1e5;
+
+// Whether one-vs-one's pairs should advance together, sharing passes over each class's rows.
+inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_class, Index n_features) {
+  const double n_classes = static_cast<double>(rows_of_class.size());
+  double n_rows = 0.0;
+  for (const auto& rows : rows_of_class) n_rows += static_cast<double>(rows.size());
+  return 2.0 * n_rows / n_classes * static_cast<double>(n_features) >= kMinSharedPairElements;
+}
+
+// Fits `problems` on `groups` of the rows of X, at most n_together at a time; problem p's
+// solution is row p of the model. problems_per_pass (how many problems a pass over a row serves)
+// is what the automatic solver choice weighs.
+template <typename Matrix, typename Scalar = typename Matrix::Scalar>
+Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
+                                  const std::vector<RowSet<Matrix>>& groups,
+                                  std::vector<BinaryProblem> problems, const LabelView& y,
+                                  int n_classes, int n_together, int problems_per_pass,
+                                  const TrainOptions& options, const FitInputs<Scalar>& inputs) {
+  const int n_problems = static_cast<int>(problems.size());
+  ThreadPool pool(options.resolved_threads());
+  BinaryProblemsLoss<Matrix> loss(groups, std::move(problems), y.data(), inputs.sample_weight,
+                                  n_together, options.fit_intercept, options.C, options.l1_ratio,
+                                  &pool);
+  BatchedProblems<BinaryProblemsLoss<Matrix>> batch(loss, n_together, options.resolved_threads(),
+                                                    options.should_stop);
+  RowMatrix<Scalar> coef(n_problems, X.cols());
+  Vector<Scalar> intercept(n_problems);
+  std::vector<ProblemReport> reports(static_cast<size_t>(n_problems));
+  batch.run(n_problems, [&](int p, auto& objective) {
+    Eigen::VectorXd w = starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p);
+    reports[static_cast<size_t>(p)] =
+        solve(objective, w, options, p, 1, problems_per_pass, RowSet<Matrix>::kSparse);
+    store_units(w, X.cols(), 1, options.fit_intercept, p, coef, intercept);
+  });
+  return Model<Scalar>(strategy, n_classes, std::move(coef), std::move(intercept),
+                       std::move(reports));
+}
+
+}  // namespace multilogit::detail
