@@ -30,13 +30,13 @@ inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_cl
 }
 
 // Fits `problems` on `groups` of the rows of X, at most n_together at a time; problem p's
-// solution is row p of the model. problems_per_pass (how many problems a pass over a row serves)
-// is what the automatic solver choice weighs.
+// solution is row p of the model. `traits` (problems sharing a pass, pairwise) feed the
+// automatic solver choice.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
                                   const std::vector<RowSet<Matrix>>& groups,
                                   std::vector<BinaryProblem> problems, const LabelView& y,
-                                  int n_classes, int n_together, int problems_per_pass,
+                                  int n_classes, int n_together, const ProblemTraits& traits,
                                   const TrainOptions& options, const FitInputs<Scalar>& inputs) {
   const int n_problems = static_cast<int>(problems.size());
   ThreadPool pool(options.resolved_threads());
@@ -50,8 +50,7 @@ Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
   std::vector<ProblemReport> reports(static_cast<size_t>(n_problems));
   batch.run(n_problems, [&](int p, auto& objective) {
     Eigen::VectorXd w = starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p);
-    reports[static_cast<size_t>(p)] =
-        solve(objective, w, options, p, 1, problems_per_pass, RowSet<Matrix>::kSparse);
+    reports[static_cast<size_t>(p)] = solve(objective, w, options, p, traits);
     store_units(w, X.cols(), 1, options.fit_intercept, p, coef, intercept);
   });
   return Model<Scalar>(strategy, n_classes, std::move(coef), std::move(intercept),

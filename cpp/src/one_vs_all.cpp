@@ -19,7 +19,9 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   const int n_together = std::min(n_classes, detail::kMaxProblemsTogether);
   return detail::fit_binary_problems(Strategy::OneVsAll, X, {detail::RowSet<Matrix>(X)},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,
-                                     n_together, n_together, options, inputs);
+                                     n_together,
+                                     detail::ProblemTraits{1, n_together, detail::RowSet<Matrix>::kSparse, false},
+                                     options, inputs);
 }
 
 template class TrainerFor<float, OneVsAllClassifier<float>>;

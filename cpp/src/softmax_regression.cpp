@@ -20,7 +20,8 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
   const ProblemReport report =
-      detail::solve(loss, w, options, 0, n_classes, 1, detail::RowSet<Matrix>::kSparse);
+      detail::solve(loss, w, options, 0,
+                    detail::ProblemTraits{n_classes, 1, detail::RowSet<Matrix>::kSparse, false});
 
   RowMatrix<Scalar> coef(n_classes, X.cols());
   Vector<Scalar> intercept(n_classes);

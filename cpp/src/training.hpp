@@ -119,31 +119,42 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
 // Hessian, and as much for its factor) the solver is refused.
 constexpr Index kMaxCholeskyParameters = 4096;
 
-// The solver `requested` resolves to for a problem of n_parameters parameters (n_units units)
-// on dense or sparse X, without an L1 part (which always takes OWL-QN), when problems_per_pass
-// problems share each pass over X (one-vs-all's problems advancing together).
+// What the automatic solver choice weighs about a problem besides its number of parameters.
+struct ProblemTraits {
+  int n_units = 1;            // linear units: the classes for softmax, else 1
+  int problems_per_pass = 1;  // problems sharing each pass over X (advancing together)
+  bool sparse = false;        // X is sparse
+  bool pairwise = false;      // one class against one other (one-vs-one)
+};
+
+// The solver `requested` resolves to for a problem of n_parameters parameters, without an L1
+// part (which always takes OWL-QN).
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
 // bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice):
 //   data (n x d, K)          strategy  p     lbfgs   newton-cg  newton-cholesky
 //   synthetic 100000x100, 10 softmax   1010  1.118   0.645*     3.046
 //                            ovr       101   0.693   0.577*     0.915
-//                            ovo       101   3.287   4.338      1.515*
+//                            ovo       101   3.287   4.338      1.515   (pairs one by one)
+//                            ovo       101   1.043   1.351      1.316   (pairs together) *lbfgs
 //   digits 1347x64, 10       softmax   650   0.011   0.012*     0.111
 //                            ovr       65    0.013   0.024*     0.017
-//                            ovo       65    0.008   0.008      0.016*
+//                            ovo       65    0.007   0.007      0.013   *lbfgs
 //   letter 15000x16, 26      softmax   442   0.145   0.128*     0.701
 //                            ovr       17    0.105   0.089      0.058*
 //                            ovo       17    0.094   0.112      0.051*
 //   usps 5468x256, 10        softmax   2570  1.742   0.866*     8.304
 //                            ovr       257   0.538   0.407*     0.708
-//                            ovo       257   0.381   0.408*     0.790
+//                            ovo       257   0.381   0.408      0.790   (pairs one by one)
+//                            ovo       257   0.242   0.246      0.957   (pairs together) *lbfgs
 //   make_cl. 100000x20, 10   softmax   210   0.144   0.130*     0.442
 //                            ovr       21    0.130   0.183      0.174*
 //                            ovo       21    0.278   0.539      0.234*
 //   make_cl. 100000x60, 10   softmax   610   0.255   0.307*     1.303
 //                            ovr       61    0.236   0.296*     0.473
-//                            ovo       61    0.785   1.522      0.721*
+//                            ovo       61    0.785   1.522      0.721   (pairs one by one)
+//                            ovo       61    0.332   0.582      0.540   (pairs together) *lbfgs
+//   make_cl. 50000x200, 5    ovo       201   0.404   0.556      1.092   (pairs together) *lbfgs
 //   make_cl. 20000x30, 20    softmax   620   0.075   0.075*     0.427
 //                            ovr       31    0.092   0.123      0.124*
 //                            ovo       31    0.154   0.231      0.123*
@@ -157,23 +168,27 @@ constexpr Index kMaxCholeskyParameters = 4096;
 // problem pays a full pass over its rows, and Newton-Cholesky pays off up to p = 256. A pass
 // shared by m problems costs each about 1 / m of the memory traffic but the same Gram matrix, so
 // Newton-Cholesky pays off up to p m = 256 there, or while the Gram matrix is small beside the
-// pass's own arithmetic (p <= 32). Sparse X was not measured: L-BFGS, as before.
-inline Solver resolve_solver(Solver requested, Index n_parameters, int n_units,
-                             int problems_per_pass, bool sparse) {
+// pass's own arithmetic (p <= 32). One-vs-one pairs (one class against one other) take L-BFGS
+// beyond p = 32, whether they share passes or not: it was the fastest, or within 2%, at every
+// measured shape (L-BFGS needs fewer passes there than Newton-CG's inner iterations, and
+// Newton-CG, too, leaves some of each shared pass idle). Sparse X was not measured: L-BFGS, as
+// before.
+inline Solver resolve_solver(Solver requested, Index n_parameters, const ProblemTraits& traits) {
   constexpr Index kMaxCholeskyWork = 256;           // p times problems sharing a pass
   constexpr Index kAlwaysCholeskyParameters = 32;
   if (requested != Solver::Auto) return requested;
-  if (sparse) return Solver::Lbfgs;
-  if (n_units > 1) return Solver::NewtonCg;
-  const bool small = n_parameters <= kAlwaysCholeskyParameters ||
-                     n_parameters * problems_per_pass <= kMaxCholeskyWork;
-  return small ? Solver::NewtonCholesky : Solver::NewtonCg;
+  if (traits.sparse) return Solver::Lbfgs;
+  if (traits.n_units > 1) return Solver::NewtonCg;
+  if (n_parameters <= kAlwaysCholeskyParameters) return Solver::NewtonCholesky;
+  if (traits.pairwise) return Solver::Lbfgs;
+  return n_parameters * traits.problems_per_pass <= kMaxCholeskyWork ? Solver::NewtonCholesky
+                                                                      : Solver::NewtonCg;
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
 template <class Loss>
 ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
-                    int n_units, int problems_per_pass, bool sparse) {
+                    const ProblemTraits& traits) {
   static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
   LbfgsSettings settings;
   settings.tol = options.tol;
@@ -190,7 +205,7 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
   }
   const Eigen::VectorXd l1 = loss.l1_penalty();
   const Solver solver =
-      resolve_solver(options.solver, loss.dimension(), n_units, problems_per_pass, sparse);
+      resolve_solver(options.solver, loss.dimension(), traits);
   if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
     throw std::invalid_argument(
         "solver 'newton-cholesky' forms the full Hessian: at most " +
@@ -245,21 +260,22 @@ Eigen::VectorXd starting_point(const Model<Scalar>* initial, Index d, int n_unit
   return w;
 }
 
-// A binary logistic problem on rows (class `positive` against the others present).
+// A binary logistic problem on rows (class `positive` against the others present; against one
+// other class when `pairwise`).
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
-                                 int positive, const TrainOptions& options,
+                                 int positive, bool pairwise, const TrainOptions& options,
                                  const FitInputs<Scalar>& inputs, ThreadPool* pool, int problem,
                                  Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
-  return fit_binary_problem(rows, y, positive, options, inputs.sample_weight, inputs.initial,
-                            pool, problem, first_row, coef, intercept);
+  return fit_binary_problem(rows, y, positive, pairwise, options, inputs.sample_weight,
+                            inputs.initial, pool, problem, first_row, coef, intercept);
 }
 
 // The same with explicit per-row weights (null: all ones) and starting point.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y, int positive,
-                                 const TrainOptions& options, const double* weights,
+                                 bool pairwise, const TrainOptions& options, const double* weights,
                                  const Model<Scalar>* initial, ThreadPool* pool, int problem,
                                  Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
@@ -268,7 +284,7 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
   const ProblemReport report =
-      solve(loss, w, options, problem, 1, 1, RowSet<Matrix>::kSparse);
+      solve(loss, w, options, problem, ProblemTraits{1, 1, RowSet<Matrix>::kSparse, pairwise});
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }
@@ -281,7 +297,7 @@ Model<Scalar> fit_two_classes(Strategy strategy, const Matrix& X,
   ThreadPool pool(options.resolved_threads());
   RowMatrix<Scalar> coef(1, X.cols());
   Vector<Scalar> intercept(1);
-  const ProblemReport report = fit_binary_problem(RowSet<Matrix>(X), y, 1, options, inputs,
+  const ProblemReport report = fit_binary_problem(RowSet<Matrix>(X), y, 1, false, options, inputs,
                                                   &pool, 0, 0, coef, intercept);
   return Model<Scalar>(strategy, 2, std::move(coef), std::move(intercept), {report});
 }

@@ -238,22 +238,26 @@ TEST(NewtonSolvers, AutoChoosesByShape) {
   using detail::resolve_solver;
   // Binary problems solved one by one: the full Hessian while it is small, else conjugate
   // gradients.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 1, false), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 256, 1, 1, false), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 257, 1, 1, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, false, false}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 256, {1, 1, false, false}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 257, {1, 1, false, false}), Solver::NewtonCg);
   // Sharing each pass over X with other problems makes the Hessian dearer by comparison...
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 10, false), Solver::NewtonCg);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 25, 1, 10, false), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 10, false, false}), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 25, {1, 10, false, false}), Solver::NewtonCholesky);
   // ... except for a handful of parameters, whatever the number of problems.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 17, 1, 26, false), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 33, 1, 26, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 26, false, false}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 33, {1, 26, false, false}), Solver::NewtonCg);
+  // One-vs-one pairs: L-BFGS beyond a handful of parameters, sharing passes or not.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 25, false, true}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 65, {1, 1, false, true}), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 9, false, true}), Solver::Lbfgs);
   // Softmax: Newton-CG at any size.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, 10, 1, false), Solver::NewtonCg);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 442, 26, 1, false), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, {10, 1, false, false}), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 442, {26, 1, false, false}), Solver::NewtonCg);
   // Sparse X, and explicit choices, as asked.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, 1, 1, true), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, 1, 1, false), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, 10, 1, true), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, true, false}), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, {1, 1, false, false}), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, {10, 1, true, false}), Solver::NewtonCholesky);
 }
 
 }  // namespace

@@ -155,6 +155,8 @@ class OneVsAllClassifier final : public TrainerFor<Scalar, OneVsAllClassifier<Sc
 };
 
 // One binary model per pair of classes (i < j), trained on the rows of i and j, j positive.
+// On large data the pairs advance together, one pass over each class's rows per round for all
+// its pairs; on small data they are fitted one by one, spread over the threads.
 template <typename Scalar>
 class OneVsOneClassifier final : public TrainerFor<Scalar, OneVsOneClassifier<Scalar>> {
  public:
