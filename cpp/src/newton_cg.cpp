@@ -1,8 +1,12 @@
 // Trust-region Newton (Lin, Weng & Keerthi 2008, after Moré & Sorensen): each step minimises
 // the quadratic model g.s + s.H s / 2 inside ||s|| <= radius by conjugate gradients, stopped
 // early at the region's boundary or on negative curvature (Steihaug 1983), or once the residual
-// is small relative to the gradient (an inexact Newton step with forcing term
-// min(0.5, sqrt(||g||)), which keeps convergence superlinear).
+// is small relative to the gradient: an inexact Newton step with forcing term
+// clamp(sqrt(||g||), 0.1, 0.5). sqrt(||g||) alone would keep convergence superlinear, but near
+// the optimum of an ill-conditioned problem it asks CG for hundreds of iterations per step; the
+// floor of 0.1 trades those for a few more, cheaper outer steps. Measured with
+// benchmarks/bench_solvers.py (time to within 1e-6 of the optimum), softmax: usps 0.87 -> 0.55 s,
+// synthetic unchanged (0.56 s).
 #include <algorithm>
 #include <cmath>
 
@@ -16,6 +20,7 @@ constexpr double kAcceptRatio = 1e-4;  // accept when f drops by this share of t
 constexpr double kShrinkRatio = 0.25;  // below this share the model was poor: shrink the region
 constexpr double kGrowRatio = 0.75;    // above it the model was good: let the region grow
 constexpr int kMaxRejections = 30;     // rejected steps in a row before giving up
+constexpr double kMinForcingTerm = 0.1;  // the floor of the forcing term (see above)
 
 // The step of one trust-region iteration with its predicted decrease -(g.s + s.H s / 2).
 struct ModelStep {
@@ -35,7 +40,8 @@ ModelStep steihaug_cg(SecondOrderObjective& objective, const Eigen::VectorXd& gr
                       double radius) {
   const Eigen::Index n = gradient.size();
   const double gradient_norm = gradient.norm();
-  const double tolerance = std::min(0.5, std::sqrt(gradient_norm)) * gradient_norm;
+  const double tolerance =
+      std::max(kMinForcingTerm, std::min(0.5, std::sqrt(gradient_norm))) * gradient_norm;
   Eigen::VectorXd s = Eigen::VectorXd::Zero(n);
   Eigen::VectorXd residual = -gradient;  // -g - H s
   Eigen::VectorXd direction = residual;

@@ -131,36 +131,33 @@ struct ProblemTraits {
 // part (which always takes OWL-QN).
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
-// bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice):
+// bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice;
+// ovo's pairs advance together on synthetic, usps and the 100000-row sets, else one by one):
 //   data (n x d, K)          strategy  p     lbfgs   newton-cg  newton-cholesky
-//   synthetic 100000x100, 10 softmax   1010  1.118   0.645*     3.046
-//                            ovr       101   0.693   0.577*     0.915
-//                            ovo       101   3.287   4.338      1.515   (pairs one by one)
-//                            ovo       101   1.043   1.351      1.316   (pairs together) *lbfgs
-//   digits 1347x64, 10       softmax   650   0.011   0.012*     0.111
-//                            ovr       65    0.013   0.024*     0.017
-//                            ovo       65    0.007   0.007      0.013   *lbfgs
-//   letter 15000x16, 26      softmax   442   0.145   0.128*     0.701
-//                            ovr       17    0.105   0.089      0.058*
-//                            ovo       17    0.094   0.112      0.051*
-//   usps 5468x256, 10        softmax   2570  1.742   0.866*     8.304
-//                            ovr       257   0.538   0.407*     0.708
-//                            ovo       257   0.381   0.408      0.790   (pairs one by one)
-//                            ovo       257   0.242   0.246      0.957   (pairs together) *lbfgs
-//   make_cl. 100000x20, 10   softmax   210   0.144   0.130*     0.442
-//                            ovr       21    0.130   0.183      0.174*
-//                            ovo       21    0.278   0.539      0.234*
-//   make_cl. 100000x60, 10   softmax   610   0.255   0.307*     1.303
-//                            ovr       61    0.236   0.296*     0.473
-//                            ovo       61    0.785   1.522      0.721   (pairs one by one)
-//                            ovo       61    0.332   0.582      0.540   (pairs together) *lbfgs
-//   make_cl. 50000x200, 5    ovo       201   0.404   0.556      1.092   (pairs together) *lbfgs
-//   make_cl. 20000x30, 20    softmax   620   0.075   0.075*     0.427
-//                            ovr       31    0.092   0.123      0.124*
-//                            ovo       31    0.154   0.231      0.123*
-// (make_cl.: --shapes NxDxK.) L-BFGS wins some well-conditioned problems by up to 1.35x (ovr on
-// make_classification data); the Newton methods win the ill-conditioned ones by up to 2x
-// (usps, synthetic), and a rule on shape alone cannot tell them apart.
+//   synthetic 100000x100, 10 softmax   1010  0.943   0.576*     2.900
+//                            ovr       101   0.585   0.560*     0.847
+//                            ovo       101   1.072*  1.155      1.337
+//   digits 1347x64, 10       softmax   650   0.0118  0.0090*    0.0984
+//                            ovr       65    0.0133  0.0224*    0.0161
+//                            ovo       65    0.0065* 0.0071     0.0122
+//   letter 15000x16, 26      softmax   442   0.135   0.102*     0.648
+//                            ovr       17    0.107   0.071      0.057*
+//                            ovo       17    0.085   0.084      0.045*
+//   usps 5468x256, 10        softmax   2570  1.685   0.584*     7.967
+//                            ovr       257   0.498   0.330*     0.696
+//                            ovo       257   0.246*  0.255      0.956
+//   make_cl. 100000x20, 10   softmax   210   0.142   0.119*     0.437
+//                            ovr       21    0.129   0.173      0.171*
+//                            ovo       21    0.191   0.354      0.196*
+//   make_cl. 100000x60, 10   softmax   610   0.249   0.262*     1.172
+//                            ovr       61    0.216   0.270*     0.412
+//                            ovo       61    0.361*  0.535      0.567
+//   make_cl. 20000x30, 20    softmax   620   0.075   0.070*     0.427
+//                            ovr       31    0.083   0.113      0.120*
+//                            ovo       31    0.138   0.187      0.116*
+// (make_cl.: --shapes NxDxK.) L-BFGS wins some well-conditioned one-vs-all problems by up to
+// 1.7x (digits, make_classification data); the Newton methods win the ill-conditioned ones by up
+// to 2.9x (usps), and a rule on shape alone cannot tell them apart.
 // Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products cost
 // a fused pass each, and it is as fast as L-BFGS on well-conditioned data and much faster on
 // ill-conditioned data (usps), so it is taken at any size.
@@ -169,10 +166,8 @@ struct ProblemTraits {
 // shared by m problems costs each about 1 / m of the memory traffic but the same Gram matrix, so
 // Newton-Cholesky pays off up to p m = 256 there, or while the Gram matrix is small beside the
 // pass's own arithmetic (p <= 32). One-vs-one pairs (one class against one other) take L-BFGS
-// beyond p = 32, whether they share passes or not: it was the fastest, or within 2%, at every
-// measured shape (L-BFGS needs fewer passes there than Newton-CG's inner iterations, and
-// Newton-CG, too, leaves some of each shared pass idle). Sparse X was not measured: L-BFGS, as
-// before.
+// beyond p = 32, whether they share passes or not: it was the fastest there at every measured
+// shape. Sparse X was not measured: L-BFGS, as before.
 inline Solver resolve_solver(Solver requested, Index n_parameters, const ProblemTraits& traits) {
   constexpr Index kMaxCholeskyWork = 256;           // p times problems sharing a pass
   constexpr Index kAlwaysCholeskyParameters = 32;
