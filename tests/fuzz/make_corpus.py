@@ -4,7 +4,8 @@
 
 Every strategy, float32 and float64, integer and string labels, two and four classes, with
 and without feature names; a few features each, so the files stay under libFuzzer's default
-maximum input length.
+maximum input length. One more model has coefficients so large that its scores overflow, which
+prediction must refuse rather than answer with infinities.
 """
 
 import io
@@ -44,6 +45,12 @@ def main(directory):
                     name = f"{strategy}-{np.dtype(dtype).name}-{kind}-{n_classes}.mlogit"
                     (out / name).write_bytes(buffer.getvalue())
                     count += 1
+    est = multilogit.LogisticRegression("softmax", max_iter=50, tol=1e-3).fit(X, y)
+    est.coef_[:] = 1e308  # finite, but any score summing two such terms overflows
+    buffer = io.BytesIO()
+    est.save(buffer)
+    (out / "softmax-float64-overflow.mlogit").write_bytes(buffer.getvalue())
+    count += 1
     print(f"wrote {count} seed files to {out}")
 
 
