@@ -16,17 +16,26 @@ namespace multilogit::detail {
 // the Newton solvers, a Scalar per row it trains on.
 constexpr int kMaxProblemsTogether = 64;
 
-// Elements of X (rows x features) a pair's rows must hold, on average, for pairs to share passes:
-// below, a pass over them costs less than handing each pair's requests to a shared pass.
-// Measured with benchmarks/bench_solvers.py (see resolve_solver in training.hpp).
-constexpr double kMinSharedPairElements = 1e5;
+// Values of X (stored values, for sparse X) a pair's rows must hold, on average, for pairs to
+// share passes: below, a pass over them costs less than handing each pair's requests to a shared
+// pass. Measured with benchmarks/bench_solvers.py (see resolve_solver in training.hpp).
+constexpr double kMinSharedPairValues = 1e5;
 
-// Whether one-vs-one's pairs should advance together, sharing passes over each class's rows.
-inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_class, Index n_features) {
-  const double n_classes = static_cast<double>(rows_of_class.size());
-  double n_rows = 0.0;
-  for (const auto& rows : rows_of_class) n_rows += static_cast<double>(rows.size());
-  return 2.0 * n_rows / n_classes * static_cast<double>(n_features) >= kMinSharedPairElements;
+// The values X stores: all of them when dense.
+template <typename Matrix>
+double stored_values(const Matrix& X) {
+  if constexpr (is_sparse_v<Matrix>) {
+    return static_cast<double>(X.nonZeros());
+  } else {
+    return static_cast<double>(X.rows()) * static_cast<double>(X.cols());
+  }
+}
+
+// Whether one-vs-one's pairs should advance together, sharing passes over each class's rows,
+// for `n_values` values of X over the rows of rows_of_class.
+inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_class,
+                               double n_values) {
+  return 2.0 * n_values / static_cast<double>(rows_of_class.size()) >= kMinSharedPairValues;
 }
 
 // Fits `problems` on `groups` of the rows of X, at most n_together at a time; problem p's

@@ -32,8 +32,8 @@ Model<Scalar> fit_pairs_together(const Matrix& X, const LabelView& y, int n_clas
     }
   }
   const int n_pairs = n_classes * (n_classes - 1) / 2;
-  const double budget = kCurvatureShareOfX * static_cast<double>(X.rows()) *
-                        static_cast<double>(X.cols()) / static_cast<double>(largest_pair);
+  const double budget =
+      kCurvatureShareOfX * detail::stored_values(X) / static_cast<double>(largest_pair);
   const int n_together = static_cast<int>(std::clamp<double>(
       budget, std::min(2, n_pairs), std::min(n_pairs, detail::kMaxProblemsTogether)));
   return detail::fit_binary_problems(Strategy::OneVsOne, X, groups,
@@ -97,7 +97,7 @@ Model<Scalar> OneVsOneClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsOne, X, y, options, inputs);
   const auto rows_of_class = detail::rows_by_class(y, n_classes);
   if constexpr (!detail::RowSet<Matrix>::kWholeOnly) {  // compressed columns: by row is slow
-    if (detail::pairs_share_passes(rows_of_class, X.cols())) {
+    if (detail::pairs_share_passes(rows_of_class, detail::stored_values(X))) {
       return fit_pairs_together(X, y, n_classes, rows_of_class, options, inputs);
     }
   }

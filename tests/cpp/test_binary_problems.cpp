@@ -271,7 +271,8 @@ void check_batched_fit(const Matrix& X, const Eigen::VectorXi& y, int n_classes,
 
 // Whether one-vs-one fits these data's pairs together (else one by one).
 bool pairs_together(const Blobs& data, int n_classes) {
-  return detail::pairs_share_passes(detail::rows_by_class(data.y, n_classes), data.X.cols());
+  return detail::pairs_share_passes(detail::rows_by_class(data.y, n_classes),
+                                    detail::stored_values(data.X));
 }
 
 TEST(BinaryProblemsBatch, MatchSeparateFitsForEverySolverAndStorage) {
