@@ -1,6 +1,7 @@
 // Binary problems evaluated together: one-vs-all's (class k against the rest, on all rows) and
 // one-vs-one's (class j against class i, on the rows of the two). Problem p is
-//   f_p(w, b) = (1/S_p) sum_{i in rows(p)} s_i log(1 + exp(-t_ip (w x_i + b))) + ||w||^2 / (2 C S_p),
+//   f_p(w, b) = (1/S_p) sum_{i in rows(p)} s_i log(1 + exp(-t_ip (w x_i + b)))
+//               + ||w||^2 / (2 C S_p),
 // t_ip = +1 for the rows of its positive class, else -1, S_p the sum of its rows' weights.
 //
 // Rows come in groups (one of all rows for one-vs-all, one per class for one-vs-one), and a

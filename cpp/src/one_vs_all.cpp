@@ -20,7 +20,8 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   return detail::fit_binary_problems(Strategy::OneVsAll, X, {detail::RowSet<Matrix>(X)},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,
                                      n_together,
-                                     detail::ProblemTraits{1, n_together, detail::RowSet<Matrix>::kSparse, false},
+                                     detail::ProblemTraits{1, n_together,
+                                                           detail::RowSet<Matrix>::kSparse, false},
                                      options, inputs);
 }
 

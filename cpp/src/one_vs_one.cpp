@@ -31,14 +31,14 @@ Model<Scalar> fit_pairs_together(const Matrix& X, const LabelView& y, int n_clas
       largest_pair = std::max(largest_pair, static_cast<Index>(pair_rows));
     }
   }
-  const int n_pairs = n_classes * (n_classes - 1) / 2;
+  std::vector<detail::BinaryProblem> pairs = detail::one_vs_one_problems(n_classes);
+  const int n_pairs = static_cast<int>(pairs.size());
   const double budget =
       kCurvatureShareOfX * detail::stored_values(X) / static_cast<double>(largest_pair);
   const int n_together = static_cast<int>(std::clamp<double>(
       budget, std::min(2, n_pairs), std::min(n_pairs, detail::kMaxProblemsTogether)));
-  return detail::fit_binary_problems(Strategy::OneVsOne, X, groups,
-                                     detail::one_vs_one_problems(n_classes), y, n_classes,
-                                     n_together,
+  return detail::fit_binary_problems(Strategy::OneVsOne, X, groups, std::move(pairs), y,
+                                     n_classes, n_together,
                                      detail::ProblemTraits{1, std::min(n_classes - 1, n_together),
                                                            detail::RowSet<Matrix>::kSparse, true},
                                      options, inputs);

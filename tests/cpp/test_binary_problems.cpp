@@ -92,10 +92,10 @@ Model<double> separate_fits(Strategy strategy, const Matrix& X, const Eigen::Vec
   Eigen::VectorXd intercept(n_problems);
   std::vector<ProblemReport> reports;
   for (int p = 0; p < n_problems; ++p) {
-    reports.push_back(detail::fit_binary_problem(sets.rows_of(X, p), y,
-                                                 sets.problems[static_cast<size_t>(p)].positive,
-                                                 strategy == Strategy::OneVsOne, options, weights, initial, nullptr, p, p, coef,
-                                                 intercept));
+    reports.push_back(detail::fit_binary_problem(
+        sets.rows_of(X, p), y, sets.problems[static_cast<size_t>(p)].positive,
+        strategy == Strategy::OneVsOne, options, weights, initial, nullptr, p, p, coef,
+        intercept));
   }
   return Model<double>(strategy, n_classes, std::move(coef), std::move(intercept),
                        std::move(reports));
@@ -254,7 +254,8 @@ void check_batched_fit(const Matrix& X, const Eigen::VectorXi& y, int n_classes,
                    std::string(to_string(solver)));
       const Model<double> reference =
           separate_fits(strategy, X, y, n_classes, tight(solver), weights.data());
-      const Model<double> batched = batched_fit(strategy, tight(solver, 1), X, y, n_classes, weights);
+      const Model<double> batched =
+          batched_fit(strategy, tight(solver, 1), X, y, n_classes, weights);
       EXPECT_LT(relative_difference(batched, reference), 1e-8);
       for (size_t k = 0; k < batched.reports().size(); ++k) {
         EXPECT_TRUE(batched.reports()[k].converged());

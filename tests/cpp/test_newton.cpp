@@ -257,7 +257,8 @@ TEST(NewtonSolvers, AutoChoosesByShape) {
   // Sparse X, and explicit choices, as asked.
   EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, true, false}), Solver::Lbfgs);
   EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, {1, 1, false, false}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, {10, 1, true, false}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, {10, 1, true, false}),
+            Solver::NewtonCholesky);
 }
 
 }  // namespace
