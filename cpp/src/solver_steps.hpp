@@ -45,16 +45,17 @@ inline bool start_at(Objective& objective, const Eigen::VectorXd& w, Eigen::Vect
 
 // Whether a trial point of a Newton method is progress from the current point, of value
 // `value` and gradient max-norm `norm`: f must drop by at least `wanted` (> 0) when that is
-// beyond the `rounding` of f. Below it, differences of f are rounding, which would let noise
-// accept steps for ever: the trial must then keep f within rounding and shrink the gradient
-// well (to below kShrink times norm; trial_norm() computes the trial's), as a Newton step does
-// until the gradient is down to its own rounding.
+// beyond the `rounding` of f. Below it, a drop beyond rounding is progress all the same. Smaller
+// differences of f are rounding, which would let noise accept steps for ever: the trial must then
+// keep f within rounding and shrink the gradient well (to below kShrink times norm; trial_norm()
+// computes the trial's), as a Newton step does until the gradient is down to its own rounding.
 template <class TrialNorm>
 bool accept_newton_trial(double value, double trial, double wanted, double rounding, double norm,
                          TrialNorm&& trial_norm) {
   constexpr double kShrink = 0.9;
   if (!std::isfinite(trial)) return false;
   if (wanted > rounding) return trial <= value - wanted;
+  if (value - trial > rounding) return true;
   return trial <= value + rounding && trial_norm() < kShrink * norm;
 }
 

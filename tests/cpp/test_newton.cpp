@@ -12,6 +12,7 @@
 #include "blobs.hpp"
 #include "linear_loss.hpp"
 #include "links.hpp"
+#include "solver_steps.hpp"
 #include "training.hpp"
 
 namespace {
@@ -207,6 +208,23 @@ TEST(NewtonSolvers, HonourMaxIterAndReportEveryIteration) {
     EXPECT_EQ(model.reports()[0].status, SolverStatus::MaxIterations);
     EXPECT_EQ(iterations, (std::vector<int>{1, 2}));
   }
+}
+
+TEST(NewtonSolvers, TrialsJudgedAgainstRounding) {
+  // f = 1 with rounding 1e-8. A drop beyond rounding is progress even when the wanted drop is
+  // within rounding and the gradient does not shrink: a float32 trust-region step that f
+  // predicted well (1.1e-5 against 8.2e-6) was once refused for ever on its gradient alone.
+  const auto unshrunk = [] { return 1.0; };
+  const auto shrunk = [] { return 0.5; };
+  EXPECT_TRUE(detail::accept_newton_trial(1.0, 1.0 - 1e-6, 1e-9, 1e-8, 1.0, unshrunk));
+  // Within rounding, only a shrinking gradient tells progress from noise.
+  EXPECT_FALSE(detail::accept_newton_trial(1.0, 1.0 - 1e-9, 1e-10, 1e-8, 1.0, unshrunk));
+  EXPECT_TRUE(detail::accept_newton_trial(1.0, 1.0 + 1e-9, 1e-10, 1e-8, 1.0, shrunk));
+  EXPECT_FALSE(detail::accept_newton_trial(1.0, 1.0 + 1e-7, 1e-10, 1e-8, 1.0, shrunk));
+  // A wanted drop beyond rounding must be met.
+  EXPECT_FALSE(detail::accept_newton_trial(1.0, 1.0 - 1e-6, 1e-5, 1e-8, 1.0, shrunk));
+  EXPECT_TRUE(detail::accept_newton_trial(1.0, 1.0 - 2e-5, 1e-5, 1e-8, 1.0, unshrunk));
+  EXPECT_FALSE(detail::accept_newton_trial(1.0, std::nan(""), 1e-10, 1e-8, 1.0, shrunk));
 }
 
 TEST(NewtonSolvers, RefuseAnL1Penalty) {
