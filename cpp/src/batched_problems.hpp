@@ -2,21 +2,23 @@
 //
 // Each problem's solver runs unchanged on a thread of its own, against a BatchedObjective: its
 // evaluate, hessian_product and hessian calls post a request and wait. Once every problem still
-// running has a request waiting, the coordinating thread (the one that called run()) serves all
-// waiting requests of one kind with a single call of the batch loss, one pass over X for all of
-// them, and lets their solvers go on. Requests of different kinds are served in separate
-// passes, evaluations first: a problem whose evaluation is served usually asks next for what
-// the others are waiting for. Problems that have stopped drop out of later passes, and the
-// next problems take their slots.
+// running has a request waiting, the coordinating thread (the one that called run()) serves the
+// waiting requests with a single call of the batch loss, one pass over X for all of them, and
+// lets their solvers go on. Evaluations and Hessian-vector products share passes, so problems
+// whose solvers are at different stages (a line search here, conjugate gradient steps there)
+// still advance together; Hessians, which take a pass of another kind, wait until nothing else
+// does. Problems that have stopped drop out of later passes, and the next problems take their
+// slots.
 //
 // Which requests share a pass follows from the solvers' own sequences of requests, never from
 // thread timing, so results are as deterministic as the batch loss. Threads: one per slot
 // (at most max_together problems are solved at a time), of which at most max_running run solver
 // code at any moment; the passes themselves are threaded by the batch loss.
 //
-// The batch loss provides a Request type (slot, problem, keep_curvature, input, vector_out,
-// matrix_out, value), evaluate / hessian_product / hessian over a list of requests, and
-// dimension() and relative_precision() of one problem, and l1_penalty(problem).
+// The batch loss provides a Request type (ask, slot, problem, keep_curvature, input, vector_out,
+// matrix_out, value) and its Ask (Evaluate, HessianProduct, Hessian); serve(requests), which
+// serves evaluations and Hessian-vector products together and Hessians apart; and dimension(),
+// relative_precision() and l1_penalty(problem) of one problem.
 #pragma once
 
 #include <algorithm>
@@ -39,7 +41,7 @@ namespace multilogit::detail {
 template <class BatchLoss>
 class BatchedProblems {
   using Request = typename BatchLoss::Request;
-  enum class Kind { Evaluate, HessianProduct, Hessian };
+  using Ask = typename BatchLoss::Ask;
 
  public:
   // What one problem's solver minimises: the problem's share of the batch loss.
@@ -54,13 +56,13 @@ class BatchedProblems {
     void keep_curvature(bool keep) { keep_curvature_ = keep; }
 
     double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
-      return batch_.request(slot_, Kind::Evaluate, keep_curvature_, &w, &gradient, nullptr);
+      return batch_.request(slot_, Ask::Evaluate, keep_curvature_, &w, &gradient, nullptr);
     }
     void hessian_product(const Eigen::VectorXd& v, Eigen::VectorXd& product) override {
-      batch_.request(slot_, Kind::HessianProduct, keep_curvature_, &v, &product, nullptr);
+      batch_.request(slot_, Ask::HessianProduct, keep_curvature_, &v, &product, nullptr);
     }
     void hessian(Eigen::MatrixXd& hessian) override {
-      batch_.request(slot_, Kind::Hessian, keep_curvature_, nullptr, nullptr, &hessian);
+      batch_.request(slot_, Ask::Hessian, keep_curvature_, nullptr, nullptr, &hessian);
     }
 
    private:
@@ -126,9 +128,8 @@ class BatchedProblems {
         continue;
       }
       if (!collect_pass(batch)) break;  // nothing waits: every problem has finished
-      const Kind kind = slots_[batch.front()->slot].kind;
       lock.unlock();
-      std::exception_ptr error = serve(kind, batch);
+      std::exception_ptr error = serve(batch);
       lock.lock();
       if (error) {
         abandon(error);
@@ -148,7 +149,6 @@ class BatchedProblems {
 
   struct Slot {
     State state = State::Free;
-    Kind kind = Kind::Evaluate;
     Request request;
     std::condition_variable wake;
     std::thread thread;
@@ -206,12 +206,12 @@ class BatchedProblems {
     if (abandoned_) throw Abandoned();
   }
 
-  double request(int s, Kind kind, bool keep_curvature, const Eigen::VectorXd* input,
+  double request(int s, Ask ask, bool keep_curvature, const Eigen::VectorXd* input,
                  Eigen::VectorXd* vector_out, Eigen::MatrixXd* matrix_out) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (abandoned_) throw Abandoned();
     Slot& slot = slots_[s];
-    slot.kind = kind;
+    slot.request.ask = ask;
     slot.request.keep_curvature = keep_curvature;
     slot.request.input = input;
     slot.request.vector_out = vector_out;
@@ -268,13 +268,14 @@ class BatchedProblems {
     }
   }
 
-  // The waiting requests of the first kind (in the order of Kind) that has any, in slot order;
-  // false when nothing waits.
+  // The waiting requests for evaluations and Hessian-vector products or, if there are none, for
+  // Hessians, in slot order; false when nothing waits.
   bool collect_pass(std::vector<Request*>& batch) const {
-    for (Kind kind : {Kind::Evaluate, Kind::HessianProduct, Kind::Hessian}) {
+    for (bool hessians : {false, true}) {
       batch.clear();
       for (int s = 0; s < n_slots_; ++s) {
-        if (slots_[s].state == State::Waiting && slots_[s].kind == kind) {
+        const Request& request = slots_[s].request;
+        if (slots_[s].state == State::Waiting && (request.ask == Ask::Hessian) == hessians) {
           batch.push_back(&slots_[s].request);
         }
       }
@@ -284,13 +285,9 @@ class BatchedProblems {
   }
 
   // One pass for the batch, then should_stop; returns what went wrong, if anything.
-  std::exception_ptr serve(Kind kind, const std::vector<Request*>& batch) {
+  std::exception_ptr serve(const std::vector<Request*>& batch) {
     try {
-      switch (kind) {
-        case Kind::Evaluate: loss_.evaluate(batch); break;
-        case Kind::HessianProduct: loss_.hessian_product(batch); break;
-        case Kind::Hessian: loss_.hessian(batch); break;
-      }
+      loss_.serve(batch);
       if (should_stop_ && should_stop_()) throw Interrupted();
     } catch (...) {
       return std::current_exception();

@@ -9,9 +9,12 @@
 // point, with one pass over each group some of them use (linear_passes.hpp): the scores of all
 // those problems at once, then each one's binary loss and residuals, then one transposed
 // product. Every row is read once per call, however many problems it serves. Hessian-vector
-// products take the same passes with the directions' scores, and full Hessians one pass of
+// products are the same passes with the directions' scores times the kept curvature, so a pass
+// serves evaluations and products in any mix: problems whose solvers are at different stages
+// (a line search, conjugate gradient steps) still share it. Full Hessians take one pass of
 // weighted Gram matrices per group, one weight column per problem. A problem's sums over two
-// groups are added in group order, so results do not depend on threads.
+// groups are added in group order, so results do not depend on threads, nor on which other
+// problems share the pass.
 //
 // A problem's parameters are laid out as [w (d), b], as LinearLoss lays out one binary unit.
 // Problems occupy slots, each with the kept curvature of its problem (the weighted second
@@ -59,15 +62,24 @@ class BinaryProblemsLoss {
   using Passes = LinearPasses<Matrix>;
 
  public:
+  // What a request asks for. Second derivatives are taken at the problem's last evaluated point,
+  // which must have kept the curvature.
+  enum class Ask {
+    Evaluate,        // f and its gradient
+    HessianProduct,  // H v
+    Hessian,         // H
+  };
+
   // One problem's part in a call: what it asks for and where the answers go.
   struct Request {
+    Ask ask = Ask::Evaluate;
     int slot = 0;                 // the slot the problem occupies
     int problem = 0;              // its index in the problem list
-    bool keep_curvature = false;  // evaluate: keep what its second derivatives need
-    const Eigen::VectorXd* input = nullptr;  // evaluate: the point; hessian_product: direction
-    Eigen::VectorXd* vector_out = nullptr;   // evaluate: the gradient; hessian_product: H v
-    Eigen::MatrixXd* matrix_out = nullptr;   // hessian: H
-    double value = 0.0;                      // evaluate: f at the point
+    bool keep_curvature = false;  // Evaluate: keep what its second derivatives need
+    const Eigen::VectorXd* input = nullptr;  // Evaluate: the point; HessianProduct: v
+    Eigen::VectorXd* vector_out = nullptr;   // Evaluate: the gradient; HessianProduct: H v
+    Eigen::MatrixXd* matrix_out = nullptr;   // Hessian: H
+    double value = 0.0;                      // Evaluate: f at the point
   };
 
   // The problems on groups of rows of one X; labels, weights and the rest as for LinearLoss.
@@ -118,10 +130,34 @@ class BinaryProblemsLoss {
 
   double relative_precision() const { return std::numeric_limits<Scalar>::epsilon(); }
 
-  // f and the gradient of every requested problem at its point.
-  void evaluate(const std::vector<Request*>& requests) {
+  // Serves every request: evaluations and Hessian-vector products, in any mix, with one product
+  // pass over each group they use; Hessians, which are never mixed with the others, with one
+  // Gram pass over each.
+  void serve(const std::vector<Request*>& requests) {
+    if (requests.empty()) return;
+    const bool hessians = requests.front()->ask == Ask::Hessian;
     for (const Request* request : requests) {
-      if (!request->keep_curvature) continue;
+      if ((request->ask == Ask::Hessian) != hessians) {
+        throw std::logic_error("Hessians are served apart from other requests");
+      }
+      if (request->ask != Ask::Evaluate &&
+          (!request->keep_curvature ||
+           kept_for_[static_cast<size_t>(request->slot)] != request->problem)) {
+        throw std::logic_error("second derivatives need keep_curvature(true) before evaluate()");
+      }
+    }
+    if (hessians) {
+      serve_hessians(requests);
+    } else {
+      serve_products(requests);
+    }
+  }
+
+ private:
+  // f and the gradient at each Evaluate request's point, H v for each HessianProduct request.
+  void serve_products(const std::vector<Request*>& requests) {
+    for (const Request* request : requests) {
+      if (request->ask != Ask::Evaluate || !request->keep_curvature) continue;
       curvature_[static_cast<size_t>(request->slot)].resize(n_rows(request->problem));
       kept_for_[static_cast<size_t>(request->slot)] = request->problem;
     }
@@ -138,6 +174,11 @@ class BinaryProblemsLoss {
         scores = Z;
         for (int m = 0; m < n; ++m) {
           const Request& request = *requests[static_cast<size_t>(group.members[m])];
+          if (request.ask == Ask::HessianProduct) {
+            scores.col(m).array() *= Eigen::Map<const Vector<Scalar>>(
+                curvature_of(request, g) + chunk.first, chunk.count).array();
+            continue;
+          }
           Scalar* curvature = request.keep_curvature
                                   ? curvature_of(request, g) + chunk.first
                                   : nullptr;
@@ -148,42 +189,19 @@ class BinaryProblemsLoss {
         Z = scores;
       });
     });
-    add_up_sums(requests, true);
+    add_up_sums(requests);
     finish_sums(requests);
     for (size_t j = 0; j < requests.size(); ++j) {
       Request& request = *requests[j];
+      if (request.ask != Ask::Evaluate) continue;
       const auto w = request.input->head(passes().n_features());
       request.value = losses_[static_cast<Index>(j)] / weight_sum(request.problem) +
                       0.5 * l2_weight(request.problem) * w.squaredNorm();
     }
   }
 
-  // H v of every requested problem, at its last evaluated point (which kept the curvature).
-  void hessian_product(const std::vector<Request*>& requests) {
-    require_curvature(requests);
-    for_used_groups(requests, [&](int g) {
-      Group& group = groups_[static_cast<size_t>(g)];
-      const int n = static_cast<int>(group.members.size());
-      set_units(requests, group, group.coef, group.intercept);
-      group.passes.product_pass(group.coef, group.intercept, n, 0,
-                                [&](const typename Passes::Chunk& chunk) {
-        Eigen::Map<RowMatrix<Scalar>> U(chunk.Z, chunk.count, n);
-        for (int m = 0; m < n; ++m) {
-          const Request& request = *requests[static_cast<size_t>(group.members[m])];
-          U.col(m).array() *=
-              Eigen::Map<const Vector<Scalar>>(curvature_of(request, g) + chunk.first, chunk.count)
-                  .array();
-        }
-      });
-    });
-    add_up_sums(requests, false);
-    finish_sums(requests);
-  }
-
-  // The Hessian of every requested problem at its last evaluated point (which kept the
-  // curvature): the weighted Gram matrices of [X 1] over its groups.
-  void hessian(const std::vector<Request*>& requests) {
-    require_curvature(requests);
+  // The Hessian of every request's problem: the weighted Gram matrices of [X 1] over its groups.
+  void serve_hessians(const std::vector<Request*>& requests) {
     const Index m = dimension();
     for_used_groups(requests, [&](int g) {
       Group& group = groups_[static_cast<size_t>(g)];
@@ -212,7 +230,6 @@ class BinaryProblemsLoss {
     }
   }
 
- private:
   struct Group {
     explicit Group(Passes p) : passes(std::move(p)) {}
     Passes passes;
@@ -246,15 +263,6 @@ class BinaryProblemsLoss {
     const int* groups = groups_of(request.problem);
     const Index offset = g == groups[0] ? 0 : group_rows(groups[0]);
     return curvature_[static_cast<size_t>(request.slot)].data() + offset;
-  }
-
-  void require_curvature(const std::vector<Request*>& requests) const {
-    for (const Request* request : requests) {
-      if (!request->keep_curvature ||
-          kept_for_[static_cast<size_t>(request->slot)] != request->problem) {
-        throw std::logic_error("second derivatives need keep_curvature(true) before evaluate()");
-      }
-    }
   }
 
   // Lists in each group the requests that use it, then calls pass(g) for every group with any:
@@ -291,9 +299,9 @@ class BinaryProblemsLoss {
     }
   }
 
-  // Each request's share of the last passes' sums, over its groups in order: [X 1]^T R and,
-  // with `losses`, the losses.
-  void add_up_sums(const std::vector<Request*>& requests, bool losses) {
+  // Each request's share of the last passes' sums, over its groups in order: [X 1]^T R and the
+  // losses.
+  void add_up_sums(const std::vector<Request*>& requests) {
     const Index d = passes().n_features(), n = static_cast<Index>(requests.size());
     sums_W_.setZero(d, n);
     sums_b_.setZero(n);
@@ -304,8 +312,7 @@ class BinaryProblemsLoss {
       group_W_.resize(d, n_members);
       group_b_.resize(n_members);
       group.passes.summed_products(group_W_, group_b_);
-      const Eigen::VectorXd group_losses =
-          losses ? group.passes.summed_losses() : Eigen::VectorXd::Zero(n_members);
+      const Eigen::VectorXd group_losses = group.passes.summed_losses();
       for (Index u = 0; u < n_members; ++u) {
         const Index j = group.members[static_cast<size_t>(u)];
         sums_W_.col(j) += group_W_.col(u);
@@ -315,7 +322,7 @@ class BinaryProblemsLoss {
     }
   }
 
-  // Each problem's vector_out = its sums over S_p, plus the L2 term's derivative at its input
+  // Each request's vector_out = its sums over S_p, plus the L2 term's derivative at its input
   // (a point for the gradient, a direction for H v).
   void finish_sums(const std::vector<Request*>& requests) const {
     const Index d = passes().n_features();

@@ -149,6 +149,15 @@ void check_batched_loss(Strategy strategy, const Matrix& X, const Eigen::VectorX
   // (1, 3) and (2, 3), sharing a group) problems 4 and 5 in slots 3 and 0.
   std::vector<std::vector<std::pair<int, int>>> passes = {{{2, 0}, {0, 3}}, {{3, 1}}};
   if (n_problems > 4) passes.push_back({{4, 3}, {5, 0}});
+  using Ask = typename Loss::Ask;
+  // What request asks for, and where.
+  const auto ask = [&](typename Loss::Request* request, Ask what) {
+    const int problem = request->problem;
+    request->ask = what;
+    request->input = what == Ask::Evaluate ? &points[problem] : &directions[problem];
+    request->vector_out = what == Ask::Evaluate ? &gradients[problem] : &products[problem];
+    request->matrix_out = &hessians[problem];
+  };
   for (const auto& pass : passes) {
     std::vector<typename Loss::Request*> batch;
     for (const auto& [problem, slot] : pass) {
@@ -156,18 +165,18 @@ void check_batched_loss(Strategy strategy, const Matrix& X, const Eigen::VectorX
       request.slot = slot;
       request.problem = problem;
       request.keep_curvature = true;
-      request.input = &points[problem];
-      request.vector_out = &gradients[problem];
+      ask(&request, Ask::Evaluate);
       batch.push_back(&request);
     }
-    batched.evaluate(batch);
-    for (auto* request : batch) {
-      request->input = &directions[request->problem];
-      request->vector_out = &products[request->problem];
-      request->matrix_out = &hessians[request->problem];
-    }
-    batched.hessian_product(batch);
-    batched.hessian(batch);
+    batched.serve(batch);
+    // A mixed pass: the first problem's H v beside the others' evaluations again; then the
+    // others' H v, and everyone's Hessian.
+    ask(batch.front(), Ask::HessianProduct);
+    batched.serve(batch);
+    for (auto* request : batch) ask(request, Ask::HessianProduct);
+    batched.serve({batch.begin() + 1, batch.end()});
+    for (auto* request : batch) ask(request, Ask::Hessian);
+    batched.serve(batch);
 
     for (const auto& [problem, slot] : pass) {
       SCOPED_TRACE("problem " + std::to_string(problem));
@@ -216,18 +225,31 @@ TEST(BinaryProblemsLoss, MatchesOneLinearLossPerProblem) {
   }
 }
 
-TEST(BinaryProblemsLoss, SecondDerivativesNeedCurvatureKept) {
+TEST(BinaryProblemsLoss, RefusesRequestsItCannotServe) {
   const auto data = make_blobs(3, 50, 3, 1.0);
   const ColMajorView X(data.X);
   detail::BinaryProblemsLoss<ColMajorView> loss({detail::RowSet<ColMajorView>(X)},
                                                 detail::one_vs_all_problems(3), data.y.data(),
                                                 nullptr, 3, true, 1.0, 0.0, nullptr);
   Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension()), g(loss.dimension());
-  detail::BinaryProblemsLoss<ColMajorView>::Request request;
-  request.input = &w;
-  request.vector_out = &g;
-  loss.evaluate({&request});
-  EXPECT_THROW(loss.hessian_product({&request}), std::logic_error);
+  using Loss = detail::BinaryProblemsLoss<ColMajorView>;
+  Loss::Request request, other;
+  request.input = other.input = &w;
+  request.vector_out = other.vector_out = &g;
+  other.slot = 1;
+  loss.serve({&request});
+  request.ask = Loss::Ask::HessianProduct;
+  EXPECT_THROW(loss.serve({&request}), std::logic_error);
+  // Hessians are not mixed with other requests.
+  request.keep_curvature = true;
+  request.ask = Loss::Ask::Evaluate;
+  loss.serve({&request});
+  Eigen::MatrixXd H;
+  request.ask = Loss::Ask::Hessian;
+  request.matrix_out = &H;
+  EXPECT_THROW(loss.serve({&request, &other}), std::logic_error);
+  loss.serve({&request});
+  EXPECT_EQ(H.rows(), loss.dimension());
 }
 
 // `strategy`'s classifier fitted with `options`.
