@@ -1,4 +1,5 @@
 // Every build of the kernels this CPU can run, against direct evaluations and each other.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -181,6 +182,34 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
     for (Index d : {1, 7, 11, 16, 100}) expect_direct_results<TypeParam>(37, d, k);
   }
   expect_direct_results<TypeParam>(1, 11, 10);
+}
+
+TYPED_TEST(KernelsOf, UnweightedBinaryLossKeepsSmallLosses) {
+  // Without weights the log(1 + e) terms are added up through products: over more rows than
+  // one lane takes, with margins from -30 (a loss of 30) to 60 (a loss of 1e-26), and with every
+  // loss tiny, the sum keeps the precision of the values.
+  using Scalar = TypeParam;
+  const double tolerance = 50 * std::numeric_limits<Scalar>::epsilon();
+  const Index n = 10000;
+  std::vector<int> labels(n);
+  for (Index i = 0; i < n; ++i) labels[i] = static_cast<int>(i % 3);
+  for (const double low : {-30.0, 40.0}) {
+    SCOPED_TRACE(::testing::Message() << "margins from " << low);
+    Vector<Scalar> scores(n);
+    double expected = 0.0;
+    for (Index i = 0; i < n; ++i) {
+      const double t = labels[i] == 1 ? 1.0 : -1.0;
+      scores[i] = static_cast<Scalar>(t * (low + (60.0 - low) * static_cast<double>(i) / n));
+      const double margin = t * static_cast<double>(scores[i]);
+      expected += std::max(-margin, 0.0) + std::log1p(std::exp(-std::abs(margin)));
+    }
+    for (const auto* kernels : runnable_kernels<Scalar>()) {
+      SCOPED_TRACE(kernels->instruction_set);
+      Vector<Scalar> z = scores;
+      EXPECT_NEAR(kernels->binary_loss(z.data(), n, labels.data(), 1, nullptr, nullptr), expected,
+                  tolerance * expected);
+    }
+  }
 }
 
 TYPED_TEST(KernelsOf, StableForHugeScores) {

@@ -619,24 +619,49 @@ double weighted_sum(const Scalar* values, const double* weights, KernelIndex siz
   return sum;
 }
 
+// sum_i log(1 + e_i) for e_i in [0, 1], with one logarithm per few hundred values instead of
+// one per value: interleaved lanes each keep q = prod (1 + e_i) - 1 of their values, updated as
+// q + e_i (1 + q), which stays as accurate as a sum of the e_i however small they are, and the
+// lanes' log(1 + q) are added up. A lane takes at most kLaneRun values, so its product stays
+// below 2^kLaneRun, far from overflow.
+template <typename Scalar>
+double sum_of_log1p(const Scalar* e, KernelIndex size) {
+  constexpr KernelIndex kLanes = 8, kLaneRun = 512, kRun = kLanes * kLaneRun;
+  double sum = 0.0;
+  for (KernelIndex start = 0; start < size; start += kRun) {
+    const KernelIndex end = size - start < kRun ? size : start + kRun;
+    double q[kLanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    KernelIndex i = start;
+    for (; i + kLanes <= end; i += kLanes) {
+      for (KernelIndex j = 0; j < kLanes; ++j) {
+        q[j] += static_cast<double>(e[i + j]) * (1.0 + q[j]);
+      }
+    }
+    for (; i < end; ++i) q[0] += static_cast<double>(e[i]) * (1.0 + q[0]);
+    for (KernelIndex j = 0; j < kLanes; ++j) sum += __builtin_log1p(q[j]);
+  }
+  return sum;
+}
+
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
                    const double* weights, Scalar* curvature) {
   // With margin m = t z (t = +1 for the positive class, else -1) and e = exp(-|m|):
   // loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in z = -t sigmoid(-m).
-  Column<Scalar> e(rows), log_u(rows);
+  // Unweighted, the log(1 + e) are added up by sum_of_log1p; weighted, each is taken.
+  Column<Scalar> e(rows), losses(rows);
   for (KernelIndex i = 0; i < rows; ++i) e[i] = z[i] < 0 ? z[i] : -z[i];  // -|z| = -|m|
   apply<Function::Exp>(e.data(), e.data(), rows);
-  for (KernelIndex i = 0; i < rows; ++i) log_u[i] = Scalar(1) + e[i];
-  apply<Function::Log>(log_u.data(), log_u.data(), rows);
-  // Element by element, so that the loop vectorises; each row's loss goes to log_u and the
-  // losses are added up below.
+  if (weights) {
+    for (KernelIndex i = 0; i < rows; ++i) losses[i] = Scalar(1) + e[i];
+    apply<Function::Log>(losses.data(), losses.data(), rows);
+  }
+  // Element by element, so that the loop vectorises; each row's loss (or its max(-m, 0) part)
+  // goes to `losses` and they are added up below.
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar t = labels[i] == positive_class ? Scalar(1) : Scalar(-1);
     const Scalar margin = t * z[i];
     const Scalar u = Scalar(1) + e[i];
-    // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-    const Scalar log1p_e = log_u[i] - ((u - Scalar(1)) - e[i]) / u;
     const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     if (curvature) {
@@ -644,9 +669,12 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
       curvature[i] = e[i] / (u * u) * weight;
     }
     z[i] = -t * sigmoid_of_minus_margin * weight;
-    log_u[i] = (margin < 0 ? -margin : Scalar(0)) + log1p_e;
+    const Scalar hinge = margin < 0 ? -margin : Scalar(0);
+    // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
+    losses[i] = weights ? hinge + (losses[i] - ((u - Scalar(1)) - e[i]) / u) : hinge;
   }
-  return weighted_sum(log_u.data(), weights, rows);
+  const double loss = weighted_sum(losses.data(), weights, rows);
+  return weights ? loss : loss + sum_of_log1p(e.data(), rows);
 }
 
 template <typename Scalar>
