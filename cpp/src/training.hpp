@@ -132,52 +132,51 @@ struct ProblemTraits {
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
 // bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice;
-// ovo's pairs advance together on synthetic, usps and the 100000-row sets, else one by one):
+// ovo's pairs advance together on synthetic, usps and the 100000-row sets, else one by one).
+// The ovr and ovo rows were measured with evaluations and Hessian-vector products sharing
+// passes (binary_problems_loss.hpp), the softmax rows before that change, which they do not use:
 //   data (n x d, K)          strategy  p     lbfgs   newton-cg  newton-cholesky
 //   synthetic 100000x100, 10 softmax   1010  0.943   0.576*     2.900
-//                            ovr       101   0.585   0.560*     0.847
-//                            ovo       101   1.072*  1.155      1.337
+//                            ovr       101   0.526*  0.534      0.946
+//                            ovo       101   1.077*  1.104      1.454
 //   digits 1347x64, 10       softmax   650   0.0118  0.0090*    0.0984
-//                            ovr       65    0.0133  0.0224*    0.0161
-//                            ovo       65    0.0065* 0.0071     0.0122
+//                            ovr       65    0.0137* 0.0224     0.0171
+//                            ovo       65    0.0071* 0.0080     0.0139
 //   letter 15000x16, 26      softmax   442   0.135   0.102*     0.648
-//                            ovr       17    0.107   0.071      0.057*
-//                            ovo       17    0.085   0.084      0.045*
+//                            ovr       17    0.082   0.072      0.057*
+//                            ovo       17    0.073   0.085      0.047*
 //   usps 5468x256, 10        softmax   2570  1.685   0.584*     7.967
-//                            ovr       257   0.498   0.330*     0.696
-//                            ovo       257   0.246*  0.255      0.956
+//                            ovr       257   0.506*  0.383      0.755
+//                            ovo       257   0.271*  0.242      1.061
 //   make_cl. 100000x20, 10   softmax   210   0.142   0.119*     0.437
-//                            ovr       21    0.129   0.173      0.171*
-//                            ovo       21    0.191   0.354      0.196*
+//                            ovr       21    0.116   0.178      0.180*
+//                            ovo       21    0.174   0.327      0.200*
 //   make_cl. 100000x60, 10   softmax   610   0.249   0.262*     1.172
-//                            ovr       61    0.216   0.270*     0.412
-//                            ovo       61    0.361*  0.535      0.567
+//                            ovr       61    0.193*  0.263      0.410
+//                            ovo       61    0.333*  0.515      0.643
 //   make_cl. 20000x30, 20    softmax   620   0.075   0.070*     0.427
-//                            ovr       31    0.083   0.113      0.120*
-//                            ovo       31    0.138   0.187      0.116*
-// (make_cl.: --shapes NxDxK.) L-BFGS wins some well-conditioned one-vs-all problems by up to
-// 1.7x (digits, make_classification data); the Newton methods win the ill-conditioned ones by up
-// to 2.9x (usps), and a rule on shape alone cannot tell them apart.
-// Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products cost
-// a fused pass each, and it is as fast as L-BFGS on well-conditioned data and much faster on
-// ill-conditioned data (usps), so it is taken at any size.
-// Binary problems: a Hessian costs about p / 4 passes of one problem. Solved one by one, each
-// problem pays a full pass over its rows, and Newton-Cholesky pays off up to p = 256. A pass
-// shared by m problems costs each about 1 / m of the memory traffic but the same Gram matrix, so
-// Newton-Cholesky pays off up to p m = 256 there, or while the Gram matrix is small beside the
-// pass's own arithmetic (p <= 32). One-vs-one pairs (one class against one other) take L-BFGS
-// beyond p = 32, whether they share passes or not: it was the fastest there at every measured
-// shape. Sparse X was not measured: L-BFGS, as before.
+//                            ovr       31    0.063   0.118      0.121*
+//                            ovo       31    0.139   0.221      0.118*
+// (make_cl.: --shapes NxDxK.) Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's
+// Hessian-vector products cost a fused pass each, and it is as fast as L-BFGS on
+// well-conditioned data and much faster on ill-conditioned data (usps), so it is taken at any
+// size. Binary problems: up to 32 parameters the Hessian is cheap beside a pass, and
+// Newton-Cholesky's few iterations win or come close (within 1.9x where L-BFGS wins). Beyond,
+// problems that share passes (one-vs-all, and one-vs-one's pairs) take L-BFGS: each of its
+// iterations is one shared pass, and it was the fastest or within 1.3x (usps, against
+// Newton-CG) at every measured shape. A problem solved alone pays a full pass for each
+// iteration, and Newton-Cholesky pays off up to p = 256 there, Newton-CG beyond. A rule on shape
+// alone cannot tell well-conditioned problems (where L-BFGS wins) from ill-conditioned ones
+// (where the Newton methods do). Sparse X was not measured: L-BFGS, as before.
 inline Solver resolve_solver(Solver requested, Index n_parameters, const ProblemTraits& traits) {
-  constexpr Index kMaxCholeskyWork = 256;           // p times problems sharing a pass
   constexpr Index kAlwaysCholeskyParameters = 32;
+  constexpr Index kAloneCholeskyParameters = 256;  // for a binary problem solved alone
   if (requested != Solver::Auto) return requested;
   if (traits.sparse) return Solver::Lbfgs;
   if (traits.n_units > 1) return Solver::NewtonCg;
   if (n_parameters <= kAlwaysCholeskyParameters) return Solver::NewtonCholesky;
-  if (traits.pairwise) return Solver::Lbfgs;
-  return n_parameters * traits.problems_per_pass <= kMaxCholeskyWork ? Solver::NewtonCholesky
-                                                                      : Solver::NewtonCg;
+  if (traits.pairwise || traits.problems_per_pass > 1) return Solver::Lbfgs;
+  return n_parameters <= kAloneCholeskyParameters ? Solver::NewtonCholesky : Solver::NewtonCg;
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.

@@ -111,9 +111,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
           problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
         - ``"auto"``: for dense ``X``, softmax takes ``"newton-cg"``; binary problems take
-          ``"newton-cholesky"`` up to 256 coefficients (ovo, two classes) or while
-          coefficients x classes <= 256 or coefficients <= 32 (ovr, whose problems share each
-          pass over ``X``), and ``"newton-cg"`` beyond; sparse ``X`` takes ``"lbfgs"`` (the
+          ``"newton-cholesky"`` up to 32 coefficients; beyond, ovr's problems and ovo's pairs
+          take ``"lbfgs"``, and the single problem of two classes ``"newton-cholesky"`` up to
+          256 coefficients and ``"newton-cg"`` beyond; sparse ``X`` takes ``"lbfgs"`` (the
           rule and its measurements are in the C++ core's ``training.hpp``).
 
         With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;

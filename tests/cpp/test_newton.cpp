@@ -259,13 +259,12 @@ TEST(NewtonSolvers, AutoChoosesByShape) {
   EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, false, false}), Solver::NewtonCholesky);
   EXPECT_EQ(resolve_solver(Solver::Auto, 256, {1, 1, false, false}), Solver::NewtonCholesky);
   EXPECT_EQ(resolve_solver(Solver::Auto, 257, {1, 1, false, false}), Solver::NewtonCg);
-  // Sharing each pass over X with other problems makes the Hessian dearer by comparison...
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 10, false, false}), Solver::NewtonCg);
+  // Problems sharing passes take L-BFGS beyond a handful of parameters: one-vs-all's...
+  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 10, false, false}), Solver::Lbfgs);
   EXPECT_EQ(resolve_solver(Solver::Auto, 25, {1, 10, false, false}), Solver::NewtonCholesky);
-  // ... except for a handful of parameters, whatever the number of problems.
   EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 26, false, false}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 33, {1, 26, false, false}), Solver::NewtonCg);
-  // One-vs-one pairs: L-BFGS beyond a handful of parameters, sharing passes or not.
+  EXPECT_EQ(resolve_solver(Solver::Auto, 33, {1, 26, false, false}), Solver::Lbfgs);
+  // ... and one-vs-one's pairs, sharing passes or not.
   EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 25, false, true}), Solver::NewtonCholesky);
   EXPECT_EQ(resolve_solver(Solver::Auto, 65, {1, 1, false, true}), Solver::Lbfgs);
   EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 9, false, true}), Solver::Lbfgs);
