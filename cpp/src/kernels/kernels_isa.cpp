@@ -619,14 +619,14 @@ double weighted_sum(const Scalar* values, const double* weights, KernelIndex siz
   return sum;
 }
 
-// sum_i log(1 + e_i) for e_i in [0, 1], with one logarithm per few hundred values instead of
-// one per value: interleaved lanes each keep q = prod (1 + e_i) - 1 of their values, updated as
-// q + e_i (1 + q), which stays as accurate as a sum of the e_i however small they are, and the
-// lanes' log(1 + q) are added up. A lane takes at most kLaneRun values, so its product stays
-// below 2^kLaneRun, far from overflow.
+// sum_i log(1 + e_i) for e_i in [0, 1], with one logarithm per run of up to kRun values instead
+// of one per value: interleaved lanes each keep q = prod (1 + e_i) - 1 of their values, updated
+// as q + e_i (1 + q), which stays as accurate as a sum of the e_i however small they are; at the
+// end of a run the lanes' products are multiplied the same way and one log(1 + q) taken. A run's
+// product stays below 2^kRun, far from overflow.
 template <typename Scalar>
 double sum_of_log1p(const Scalar* e, KernelIndex size) {
-  constexpr KernelIndex kLanes = 8, kLaneRun = 512, kRun = kLanes * kLaneRun;
+  constexpr KernelIndex kLanes = 8, kRun = 960;
   double sum = 0.0;
   for (KernelIndex start = 0; start < size; start += kRun) {
     const KernelIndex end = size - start < kRun ? size : start + kRun;
@@ -638,7 +638,9 @@ double sum_of_log1p(const Scalar* e, KernelIndex size) {
       }
     }
     for (; i < end; ++i) q[0] += static_cast<double>(e[i]) * (1.0 + q[0]);
-    for (KernelIndex j = 0; j < kLanes; ++j) sum += __builtin_log1p(q[j]);
+    double run = q[0];
+    for (KernelIndex j = 1; j < kLanes; ++j) run += q[j] * (1.0 + run);
+    sum += __builtin_log1p(run);
   }
   return sum;
 }
@@ -661,17 +663,17 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar t = labels[i] == positive_class ? Scalar(1) : Scalar(-1);
     const Scalar margin = t * z[i];
-    const Scalar u = Scalar(1) + e[i];
-    const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] / u : Scalar(1) / u;
+    const Scalar u = Scalar(1) + e[i], inverse = Scalar(1) / u;  // the one division
+    const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] * inverse : inverse;
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
     if (curvature) {
       // sigmoid(|z|) sigmoid(-|z|) = (1 / u) (e / u), free of cancellation.
-      curvature[i] = e[i] / (u * u) * weight;
+      curvature[i] = e[i] * inverse * inverse * weight;
     }
     z[i] = -t * sigmoid_of_minus_margin * weight;
     const Scalar hinge = margin < 0 ? -margin : Scalar(0);
     // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-    losses[i] = weights ? hinge + (losses[i] - ((u - Scalar(1)) - e[i]) / u) : hinge;
+    losses[i] = weights ? hinge + (losses[i] - ((u - Scalar(1)) - e[i]) * inverse) : hinge;
   }
   const double loss = weighted_sum(losses.data(), weights, rows);
   return weights ? loss : loss + sum_of_log1p(e.data(), rows);
