@@ -245,7 +245,7 @@ class LinearPasses {
     for (Index first = begin; first < end; first += chunk_) {
       const Index count = std::min(chunk_, end - first);
       rows_.visit(first, count, gathered,
-                  [&](const auto& X_chunk) { use(first, count, X_chunk); });
+                  [&](const auto& X_chunk) { use(first, count, X_chunk); }, end);
     }
   }
 

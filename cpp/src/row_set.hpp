@@ -60,8 +60,10 @@ class RowSet {
   // a row-major subset is read in place through its index list, a column-major one is gathered
   // into `scratch` (at most `count` rows). Sparse X comes as an Eigen expression, a subset
   // gathered into `scratch`.
+  // Rows of X itself in row-major order name the rows that follow the chunk, up to row
+  // `ahead_end` of the set, as the block's `ahead`: the pass reads them next.
   template <typename Use>
-  void visit(Index first, Index count, Scratch& scratch, Use&& use) const {
+  void visit(Index first, Index count, Scratch& scratch, Use&& use, Index ahead_end = 0) const {
     if constexpr (kWholeOnly) {
       use(X_);
     } else if constexpr (kSparse) {
@@ -73,7 +75,13 @@ class RowSet {
       use(scratch);
     } else {
       if (!rows_) {
-        use(dense_block(X_.middleRows(first, count)));
+        auto block = dense_block(X_.middleRows(first, count));
+        const Index next = first + count, ahead_rows = std::min(count, ahead_end - next);
+        if (Matrix::IsRowMajor && ahead_rows > 0) {
+          block.ahead = X_.data() + next * X_.outerStride();
+          block.ahead_bytes = ahead_rows * X_.outerStride() * Index(sizeof(Scalar));
+        }
+        use(block);
       } else if constexpr (Matrix::IsRowMajor) {
         auto block = dense_block(X_);
         block.rows = count;

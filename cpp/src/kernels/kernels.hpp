@@ -23,6 +23,10 @@ struct DenseBlock {
   KernelIndex rows, cols, outer_stride;
   bool row_major;
   const KernelIndex* row_index = nullptr;
+  // Memory a kernel reading the block may bring into cache as it goes (the rows a pass streams
+  // next), or null: the gradient product asks for it line by line.
+  const void* ahead = nullptr;
+  KernelIndex ahead_bytes = 0;
 
   const Scalar* row(KernelIndex r) const {
     return data + (row_index ? row_index[r] : r) * outer_stride;

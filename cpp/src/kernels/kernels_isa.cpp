@@ -77,6 +77,30 @@ inline void prefetch(const void* begin, KernelIndex bytes) {
 // How far ahead of a streamed row to prefetch, in bytes of rows.
 constexpr KernelIndex kPrefetchDistance = 2048;
 
+// Brings the memory a block names as `ahead` (DenseBlock) into cache, a few lines per step(),
+// spread over a loop that works from cache: main memory keeps streaming the pass's next block
+// while the arithmetic runs, instead of only while rows are scored.
+class Ahead {
+ public:
+  Ahead() = default;
+  template <typename Scalar>
+  explicit Ahead(const DenseBlock<Scalar>& X)
+      : next_(static_cast<const char*>(X.ahead)), end_(next_ ? next_ + X.ahead_bytes : nullptr) {}
+
+  void step() {
+    constexpr KernelIndex kLine = 64, kLinesPerStep = 2;
+    for (KernelIndex j = 0; j < kLinesPerStep && next_ < end_; ++j, next_ += kLine) {
+#if defined(__GNUC__)
+      __builtin_prefetch(next_, 0, 2);  // into L2: the block it serves is read from there
+#endif
+    }
+  }
+
+ private:
+  const char* next_ = nullptr;
+  const char* end_ = nullptr;
+};
+
 // z[u] = x . w_u (+ b[u]) for the kUnits units whose weights start at W (rows of length d).
 // kUnits is a constant so that the accumulators live in registers.
 template <int kUnits, typename Scalar>
@@ -291,7 +315,8 @@ constexpr int kGradientTilePackets = (kRegisters - 1) / (kUnits + 1);
 
 template <int kUnits, int kPackets, typename Packet, typename Scalar>
 void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
-                   KernelIndex k, KernelIndex first_unit, Scalar* G, KernelIndex g_stride) {
+                   KernelIndex k, KernelIndex first_unit, Scalar* G, KernelIndex g_stride,
+                   Ahead& ahead) {
   using Eigen::internal::pmadd;
   using Eigen::internal::ploadu;
   constexpr KernelIndex kWidth = packet_size<Packet>;
@@ -300,6 +325,7 @@ void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const
     for (int p = 0; p < kPackets; ++p) sums[u][p] = Eigen::internal::pset1<Packet>(Scalar(0));
   }
   for (KernelIndex i = 0; i < X.rows; ++i) {
+    ahead.step();
     const Scalar* x = X.row(i) + first_feature;
     const Scalar* r = R + i * k + first_unit;
     Packet values[kPackets];
@@ -321,20 +347,22 @@ void gradient_tile(const DenseBlock<Scalar>& X, KernelIndex first_feature, const
 template <int kUnits, int kPackets, typename Packet, typename Scalar>
 void gradient_tile_up_to(int units, int packets, const DenseBlock<Scalar>& X,
                          KernelIndex first_feature, const Scalar* R, KernelIndex k,
-                         KernelIndex first_unit, Scalar* G, KernelIndex g_stride) {
+                         KernelIndex first_unit, Scalar* G, KernelIndex g_stride, Ahead& ahead) {
   if constexpr (kUnits > 1) {
     if (units < kUnits) {
       return gradient_tile_up_to<kUnits - 1, kPackets, Packet>(units, packets, X, first_feature,
-                                                               R, k, first_unit, G, g_stride);
+                                                               R, k, first_unit, G, g_stride,
+                                                               ahead);
     }
   }
   if constexpr (kPackets > 1) {
     if (packets < kPackets) {
       return gradient_tile_up_to<kUnits, kPackets - 1, Packet>(units, packets, X, first_feature,
-                                                               R, k, first_unit, G, g_stride);
+                                                               R, k, first_unit, G, g_stride,
+                                                               ahead);
     }
   }
-  gradient_tile<kUnits, kPackets, Packet>(X, first_feature, R, k, first_unit, G, g_stride);
+  gradient_tile<kUnits, kPackets, Packet>(X, first_feature, R, k, first_unit, G, g_stride, ahead);
 }
 
 // G += X^T R for `units` <= kUnits units from first_unit and the features from first_feature:
@@ -343,23 +371,24 @@ void gradient_tile_up_to(int units, int packets, const DenseBlock<Scalar>& X,
 template <int kUnits, typename Packet, typename Scalar>
 void add_gradient_columns(const DenseBlock<Scalar>& X, KernelIndex first_feature, const Scalar* R,
                           KernelIndex k, KernelIndex first_unit, int units, Scalar* G,
-                          KernelIndex g_stride) {
+                          KernelIndex g_stride, Ahead& ahead) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kPackets = kGradientTilePackets<kUnits>;
   const KernelIndex n_packets = (X.cols - first_feature) / kWidth;
   for (KernelIndex p = 0; p < n_packets; p += kPackets) {
     const int packets = static_cast<int>(n_packets - p < kPackets ? n_packets - p : kPackets);
     gradient_tile_up_to<kUnits, kPackets, Packet>(units, packets, X, first_feature + p * kWidth, R,
-                                                  k, first_unit, G, g_stride);
+                                                  k, first_unit, G, g_stride, ahead);
   }
   const KernelIndex rest = first_feature + n_packets * kWidth;
   if constexpr (kWidth > 1) {
     using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
     if (rest < X.cols) {
       if constexpr (packet_size<Half> < kWidth) {
-        add_gradient_columns<kUnits, Half>(X, rest, R, k, first_unit, units, G, g_stride);
+        add_gradient_columns<kUnits, Half>(X, rest, R, k, first_unit, units, G, g_stride, ahead);
       } else {
-        add_gradient_columns<kUnits, Scalar>(X, rest, R, k, first_unit, units, G, g_stride);
+        add_gradient_columns<kUnits, Scalar>(X, rest, R, k, first_unit, units, G, g_stride,
+                                             ahead);
       }
     }
   }
@@ -374,15 +403,16 @@ void add_transposed_product_of_rows(const DenseBlock<Scalar>& X, const Scalar* R
   constexpr KernelIndex kMaxUnits = 6;
   const KernelIndex n_groups = (k + kMaxUnits - 1) / kMaxUnits;
   const KernelIndex per_group = (k + n_groups - 1) / n_groups;
+  Ahead ahead(X);
   for (KernelIndex u = 0; u < k; u += per_group) {
     const int units = static_cast<int>(k - u < per_group ? k - u : per_group);
     switch (per_group) {
-      case 1: add_gradient_columns<1, Packet>(X, 0, R, k, u, units, G, X.cols); break;
-      case 2: add_gradient_columns<2, Packet>(X, 0, R, k, u, units, G, X.cols); break;
-      case 3: add_gradient_columns<3, Packet>(X, 0, R, k, u, units, G, X.cols); break;
-      case 4: add_gradient_columns<4, Packet>(X, 0, R, k, u, units, G, X.cols); break;
-      case 5: add_gradient_columns<5, Packet>(X, 0, R, k, u, units, G, X.cols); break;
-      default: add_gradient_columns<6, Packet>(X, 0, R, k, u, units, G, X.cols); break;
+      case 1: add_gradient_columns<1, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
+      case 2: add_gradient_columns<2, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
+      case 3: add_gradient_columns<3, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
+      case 4: add_gradient_columns<4, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
+      case 5: add_gradient_columns<5, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
+      default: add_gradient_columns<6, Packet>(X, 0, R, k, u, units, G, X.cols, ahead); break;
     }
   }
 }
@@ -740,8 +770,9 @@ void add_weighted_grams(const DenseBlock<Scalar>& block, const Scalar* D, Kernel
       const int units = static_cast<int>(d - u < kUnits ? d - u : kUnits);
       DenseBlock<Scalar> up_to_diagonal = X;
       up_to_diagonal.cols = u + units;
+      Ahead nothing;
       add_gradient_columns<kUnits, Packet>(up_to_diagonal, 0, scaled.data(), d, u, units,
-                                           sums.data(), d);
+                                           sums.data(), d, nothing);
     }
     Eigen::Map<Eigen::MatrixXd> gram(G + j * m * m, m, m);
     for (KernelIndex u = 0; u < d; ++u) {
