@@ -13,8 +13,7 @@
 // serves evaluations and products in any mix: problems whose solvers are at different stages
 // (a line search, conjugate gradient steps) still share it. Full Hessians take one pass of
 // weighted Gram matrices per group, one weight column per problem. A problem's sums over two
-// groups are added in group order, so results do not depend on threads, nor on which other
-// problems share the pass.
+// groups are added in group order, so results do not depend on threads.
 //
 // A problem's parameters are laid out as [w (d), b], as LinearLoss lays out one binary unit.
 // Problems occupy slots, each with the kept curvature of its problem (the weighted second
