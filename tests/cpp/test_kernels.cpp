@@ -238,6 +238,28 @@ TYPED_TEST(KernelsOf, StableForHugeScores) {
   }
 }
 
+TYPED_TEST(KernelsOf, SigmoidToTheLastBits) {
+  // Every build's exponentials, through sigmoid, against std::exp in double over a range where
+  // neither end saturates; NaN stays NaN.
+  using Scalar = TypeParam;
+  const double tolerance = 4 * std::numeric_limits<Scalar>::epsilon();
+  const Index n = 4001;
+  Vector<Scalar> z(n);
+  for (Index i = 0; i < n; ++i) z[i] = static_cast<Scalar>(-40.0 + 80.0 * i / (n - 1));
+  for (const auto* kernels : runnable_kernels<Scalar>()) {
+    SCOPED_TRACE(kernels->instruction_set);
+    Vector<Scalar> p = z;
+    kernels->sigmoid(p.data(), n);
+    for (Index i = 0; i < n; ++i) {
+      const double expected = 1.0 / (1.0 + std::exp(-static_cast<double>(z[i])));
+      ASSERT_NEAR(p[i], expected, tolerance * expected) << "z = " << z[i];
+    }
+    Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
+    kernels->sigmoid(&nan, 1);
+    EXPECT_TRUE(std::isnan(nan));
+  }
+}
+
 TYPED_TEST(KernelsOf, AllFiniteFindsEveryNonFiniteValue) {
   using Scalar = TypeParam;
   using Limits = std::numeric_limits<Scalar>;
