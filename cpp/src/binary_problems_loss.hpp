@@ -167,25 +167,25 @@ class BinaryProblemsLoss {
       const KernelTable<Scalar>& kernels = group.passes.kernels();
       group.passes.product_pass(group.coef, group.intercept, n, n,
                                 [&](const typename Passes::Chunk& chunk) {
-        // Each problem's scores contiguous for the binary loss kernel, and back.
-        auto& scores = chunk.scratch;
         Eigen::Map<RowMatrix<Scalar>> Z(chunk.Z, chunk.count, n);
-        scores = Z;
+        auto& scores = chunk.scratch;
         for (int m = 0; m < n; ++m) {
           const Request& request = *requests[static_cast<size_t>(group.members[m])];
           if (request.ask == Ask::HessianProduct) {
-            scores.col(m).array() *= Eigen::Map<const Vector<Scalar>>(
+            Z.col(m).array() *= Eigen::Map<const Vector<Scalar>>(
                 curvature_of(request, g) + chunk.first, chunk.count).array();
             continue;
           }
+          // The problem's scores contiguous for the binary loss kernel, and back.
+          scores = Z.col(m);
           Scalar* curvature = request.keep_curvature
                                   ? curvature_of(request, g) + chunk.first
                                   : nullptr;
           chunk.losses[m] += kernels.binary_loss(
-              scores.col(m).data(), chunk.count, chunk.labels,
+              scores.data(), chunk.count, chunk.labels,
               problems_[static_cast<size_t>(request.problem)].positive, chunk.weights, curvature);
+          Z.col(m) = scores;
         }
-        Z = scores;
       });
     });
     add_up_sums(requests);
