@@ -21,16 +21,6 @@ constexpr int kMaxProblemsTogether = 64;
 // pass. Measured with benchmarks/bench_solvers.py (see resolve_solver in training.hpp).
 constexpr double kMinSharedPairValues = 1e5;
 
-// The values X stores: all of them when dense.
-template <typename Matrix>
-double stored_values(const Matrix& X) {
-  if constexpr (is_sparse_v<Matrix>) {
-    return static_cast<double>(X.nonZeros());
-  } else {
-    return static_cast<double>(X.rows()) * static_cast<double>(X.cols());
-  }
-}
-
 // Whether one-vs-one's pairs should advance together, sharing passes over each class's rows,
 // for `n_values` values of X over the rows of rows_of_class.
 inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_class,

@@ -17,12 +17,12 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsAll, X, y, options, inputs);
   // The problems share all rows: each pass over X, threaded over its rows, serves all of them.
   const int n_together = std::min(n_classes, detail::kMaxProblemsTogether);
+  const detail::ProblemTraits traits{
+      1, n_together, detail::RowSet<Matrix>::kSparse, false,
+      detail::history_values(detail::stored_values(X), n_together)};
   return detail::fit_binary_problems(Strategy::OneVsAll, X, {detail::RowSet<Matrix>(X)},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,
-                                     n_together,
-                                     detail::ProblemTraits{1, n_together,
-                                                           detail::RowSet<Matrix>::kSparse, false},
-                                     options, inputs);
+                                     n_together, traits, options, inputs);
 }
 
 template class TrainerFor<float, OneVsAllClassifier<float>>;

@@ -37,11 +37,11 @@ Model<Scalar> fit_pairs_together(const Matrix& X, const LabelView& y, int n_clas
       kCurvatureShareOfX * detail::stored_values(X) / static_cast<double>(largest_pair);
   const int n_together = static_cast<int>(std::clamp<double>(
       budget, std::min(2, n_pairs), std::min(n_pairs, detail::kMaxProblemsTogether)));
+  const detail::ProblemTraits traits{
+      1, std::min(n_classes - 1, n_together), detail::RowSet<Matrix>::kSparse, true,
+      detail::history_values(detail::stored_values(X), n_together)};
   return detail::fit_binary_problems(Strategy::OneVsOne, X, groups, std::move(pairs), y,
-                                     n_classes, n_together,
-                                     detail::ProblemTraits{1, std::min(n_classes - 1, n_together),
-                                                           detail::RowSet<Matrix>::kSparse, true},
-                                     options, inputs);
+                                     n_classes, n_together, traits, options, inputs);
 }
 
 // Each pair on its own, the pairs spread over the threads.

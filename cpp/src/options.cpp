@@ -43,8 +43,9 @@ void TrainOptions::validate() const {
     throw std::invalid_argument("n_threads must be >= 0 (0 means all cores), got " +
                                 std::to_string(n_threads));
   }
-  if (lbfgs_memory < 1) {
-    throw std::invalid_argument("lbfgs_memory must be >= 1, got " + std::to_string(lbfgs_memory));
+  if (lbfgs_memory < 0) {
+    throw std::invalid_argument("lbfgs_memory must be >= 0 (0 chooses by size), got " +
+                                std::to_string(lbfgs_memory));
   }
   if ((solver == Solver::NewtonCg || solver == Solver::NewtonCholesky) && l1_ratio > 0.0) {
     throw std::invalid_argument("solver '" + std::string(to_string(solver)) +

@@ -15,6 +15,16 @@
 
 namespace multilogit::detail {
 
+// The values X stores: all of them when dense.
+template <typename Matrix>
+double stored_values(const Matrix& X) {
+  if constexpr (is_sparse_v<Matrix>) {
+    return static_cast<double>(X.nonZeros());
+  } else {
+    return static_cast<double>(X.rows()) * static_cast<double>(X.cols());
+  }
+}
+
 // Matrix is a MatrixView (dense, either order) or a SparseView (CSR or CSC).
 template <typename Matrix>
 class RowSet {
@@ -38,6 +48,18 @@ class RowSet {
   Index size() const { return size_; }
   bool is_all_rows() const { return rows_ == nullptr; }
   Index n_features() const { return X_.cols(); }
+
+  // The values of X in the set's rows.
+  double stored_values() const {
+    if (!rows_) return detail::stored_values(X_);
+    if constexpr (kSparse) {
+      double values = 0.0;
+      for (Index i = 0; i < size_; ++i) values += static_cast<double>(row_length(rows_[i]));
+      return values;
+    } else {
+      return static_cast<double>(size_) * static_cast<double>(X_.cols());
+    }
+  }
 
   // Row of X holding the i-th row of the set.
   Index source_row(Index i) const { return rows_ ? rows_[i] : i; }

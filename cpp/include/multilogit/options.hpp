@@ -42,7 +42,10 @@ struct TrainOptions {
   double tol = 1e-4;          // stop when the max-norm of the gradient is at most tol
   int max_iter = 100;         // solver iterations per problem
   int n_threads = 0;          // 0 means all hardware threads; results do not depend on it
-  int lbfgs_memory = 10;      // number of correction pairs kept by L-BFGS
+  // Correction pairs kept by L-BFGS and OWL-QN. 0 chooses by size: up to 100, as long as the
+  // pairs of all problems solved at once hold no more values than X stores (or 2^20 when X is
+  // smaller), and never fewer than 10.
+  int lbfgs_memory = 0;
   Solver solver = Solver::Auto;
 
   // Called after every iteration of every problem; calls are serialised but may come from
