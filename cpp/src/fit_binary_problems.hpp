@@ -29,8 +29,8 @@ inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_cl
 }
 
 // Fits `problems` on `groups` of the rows of X, at most n_together at a time; problem p's
-// solution is row p of the model. `traits` (problems sharing a pass, pairwise) feed the
-// automatic solver choice.
+// solution is row p of the model. `traits` feed the automatic choices of solver and L-BFGS
+// memory.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
                                   const std::vector<RowSet<Matrix>>& groups,

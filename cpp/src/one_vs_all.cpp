@@ -18,7 +18,7 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   // The problems share all rows: each pass over X, threaded over its rows, serves all of them.
   const int n_together = std::min(n_classes, detail::kMaxProblemsTogether);
   const detail::ProblemTraits traits{
-      1, n_together, detail::RowSet<Matrix>::kSparse, false,
+      1, detail::RowSet<Matrix>::kSparse,
       detail::history_values(detail::stored_values(X), n_together)};
   return detail::fit_binary_problems(Strategy::OneVsAll, X, {detail::RowSet<Matrix>(X)},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,

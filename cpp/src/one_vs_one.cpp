@@ -38,7 +38,7 @@ Model<Scalar> fit_pairs_together(const Matrix& X, const LabelView& y, int n_clas
   const int n_together = static_cast<int>(std::clamp<double>(
       budget, std::min(2, n_pairs), std::min(n_pairs, detail::kMaxProblemsTogether)));
   const detail::ProblemTraits traits{
-      1, std::min(n_classes - 1, n_together), detail::RowSet<Matrix>::kSparse, true,
+      1, detail::RowSet<Matrix>::kSparse,
       detail::history_values(detail::stored_values(X), n_together)};
   return detail::fit_binary_problems(Strategy::OneVsOne, X, groups, std::move(pairs), y,
                                      n_classes, n_together, traits, options, inputs);
@@ -67,8 +67,8 @@ Model<Scalar> fit_pairs_apart(const Matrix& X, const LabelView& y, int n_classes
       for (const auto* rows : {&rows_i, &rows_j}) {
         for (Index r : *rows) weights[r] = inputs.sample_weight ? inputs.sample_weight[r] : 1.0;
       }
-      report = detail::fit_binary_problem(detail::RowSet<Matrix>(X), y, pair.positive, true,
-                                          options, weights.data(), inputs.initial, nullptr,
+      report = detail::fit_binary_problem(detail::RowSet<Matrix>(X), y, pair.positive, options,
+                                          weights.data(), inputs.initial, nullptr,
                                           static_cast<int>(p), p, coef, intercept);
     } else {
       // The pair reads X through the merged, ascending index list of its two classes.
@@ -77,8 +77,8 @@ Model<Scalar> fit_pairs_apart(const Matrix& X, const LabelView& y, int n_classes
       std::merge(rows_i.begin(), rows_i.end(), rows_j.begin(), rows_j.end(),
                  std::back_inserter(rows));
       const detail::RowSet<Matrix> pair_rows(X, rows.data(), static_cast<Index>(rows.size()));
-      report = detail::fit_binary_problem(pair_rows, y, pair.positive, true, options, inputs,
-                                          nullptr, static_cast<int>(p), p, coef, intercept);
+      report = detail::fit_binary_problem(pair_rows, y, pair.positive, options, inputs, nullptr,
+                                          static_cast<int>(p), p, coef, intercept);
     }
   });
   return Model<Scalar>(Strategy::OneVsOne, n_classes, std::move(coef), std::move(intercept),

@@ -19,7 +19,7 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
       n_classes, options.fit_intercept, options.C, options.l1_ratio, &pool);
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
-  const detail::ProblemTraits traits{n_classes, 1, detail::RowSet<Matrix>::kSparse, false,
+  const detail::ProblemTraits traits{n_classes, detail::RowSet<Matrix>::kSparse,
                                      detail::history_values(detail::stored_values(X), 1)};
   const ProblemReport report = detail::solve(loss, w, options, 0, traits);
 

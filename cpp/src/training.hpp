@@ -123,9 +123,7 @@ constexpr Index kMaxCholeskyParameters = 4096;
 // What the automatic solver choice weighs about a problem besides its number of parameters.
 struct ProblemTraits {
   int n_units = 1;            // linear units: the classes for softmax, else 1
-  int problems_per_pass = 1;  // problems sharing each pass over X (advancing together)
   bool sparse = false;        // X is sparse
-  bool pairwise = false;      // one class against one other (one-vs-one)
   double history_values = 0;  // values the L-BFGS correction pairs of one problem may hold
 };
 
@@ -142,64 +140,62 @@ inline double history_values(double x_values, int problems) {
 // 2 p values and adds 4 p flops to an iteration, against a pass's 4 n p or more (dense X), so
 // more pairs are nearly free until their storage rivals X's. They pay off: with 40 pairs instead
 // of 10, one-vs-all and one-vs-one took 1.4-1.8x less time to reach the optimum on synthetic and
-// usps, and with 100, ill-conditioned usps gained another 1.2x (see resolve_solver). Below 10,
-// the classic choice, huge sparse problems would lose more iterations than memory is worth.
+// usps (bench_solvers.py's protocol); with 80, ill-conditioned usps gained another 1.1-1.25x,
+// with 160 little more. Below 10, the classic choice, huge sparse problems would lose more
+// iterations than memory is worth.
 inline int automatic_lbfgs_memory(Index n_parameters, double history_values) {
   constexpr double kFewest = 10, kMost = 100;
   const double fitting = history_values / (2.0 * static_cast<double>(n_parameters));
   return static_cast<int>(std::clamp(std::floor(fitting), kFewest, kMost));
 }
 
-// The solver `requested` resolves to for a problem of n_parameters parameters, without an L1
-// part (which always takes OWL-QN).
+// The solver `requested` resolves to, without an L1 part (which always takes OWL-QN).
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
 // bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice;
-// ovo's pairs advance together on synthetic, usps and the 100000-row sets, else one by one).
-// The ovr and ovo rows were measured with evaluations and Hessian-vector products sharing
-// passes (binary_problems_loss.hpp), the softmax rows before that change, which they do not use:
+// L-BFGS with its automatic memory, up to 100 correction pairs; ovo's pairs advance together on
+// synthetic, usps and the 100000-row sets, else one by one; NxDxK: make_classification shapes
+// given as --shapes, K = 2 being one binary problem):
 //   data (n x d, K)          strategy  p     lbfgs   newton-cg  newton-cholesky
-//   synthetic 100000x100, 10 softmax   1010  0.943   0.576*     2.900
-//                            ovr       101   0.526*  0.534      0.946
-//                            ovo       101   1.077*  1.104      1.454
-//   digits 1347x64, 10       softmax   650   0.0118  0.0090*    0.0984
-//                            ovr       65    0.0137* 0.0224     0.0171
-//                            ovo       65    0.0071* 0.0080     0.0139
-//   letter 15000x16, 26      softmax   442   0.135   0.102*     0.648
-//                            ovr       17    0.082   0.072      0.057*
-//                            ovo       17    0.073   0.085      0.047*
-//   usps 5468x256, 10        softmax   2570  1.685   0.584*     7.967
-//                            ovr       257   0.506*  0.383      0.755
-//                            ovo       257   0.271*  0.242      1.061
-//   make_cl. 100000x20, 10   softmax   210   0.142   0.119*     0.437
-//                            ovr       21    0.116   0.178      0.180*
-//                            ovo       21    0.174   0.327      0.200*
-//   make_cl. 100000x60, 10   softmax   610   0.249   0.262*     1.172
-//                            ovr       61    0.193*  0.263      0.410
-//                            ovo       61    0.333*  0.515      0.643
-//   make_cl. 20000x30, 20    softmax   620   0.075   0.070*     0.427
-//                            ovr       31    0.063   0.118      0.121*
-//                            ovo       31    0.139   0.221      0.118*
-// (make_cl.: --shapes NxDxK.) Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's
-// Hessian-vector products cost a fused pass each, and it is as fast as L-BFGS on
-// well-conditioned data and much faster on ill-conditioned data (usps), so it is taken at any
-// size. Binary problems: up to 32 parameters the Hessian is cheap beside a pass, and
-// Newton-Cholesky's few iterations win or come close (within 1.9x where L-BFGS wins). Beyond,
-// problems that share passes (one-vs-all, and one-vs-one's pairs) take L-BFGS: each of its
-// iterations is one shared pass, and it was the fastest or within 1.3x (usps, against
-// Newton-CG) at every measured shape. A problem solved alone pays a full pass for each
-// iteration, and Newton-Cholesky pays off up to p = 256 there, Newton-CG beyond. A rule on shape
-// alone cannot tell well-conditioned problems (where L-BFGS wins) from ill-conditioned ones
-// (where the Newton methods do). Sparse X was not measured: L-BFGS, as before.
-inline Solver resolve_solver(Solver requested, Index n_parameters, const ProblemTraits& traits) {
-  constexpr Index kAlwaysCholeskyParameters = 32;
-  constexpr Index kAloneCholeskyParameters = 256;  // for a binary problem solved alone
+//   synthetic 100000x100, 10 softmax   1010  0.914   0.675*     3.093
+//                            ovr       101   0.318*  0.512      0.909
+//                            ovo       101   0.554*  1.040      1.411
+//   digits 1347x64, 10       softmax   650   0.0079  0.0094*    0.1068
+//                            ovr       65    0.0106* 0.0185     0.0170
+//                            ovo       65    0.0070* 0.0126     0.0166
+//   letter 15000x16, 26      softmax   442   0.127   0.112*     0.704
+//                            ovr       17    0.069*  0.064      0.059
+//                            ovo       17    0.062*  0.095      0.047
+//   usps 5468x256, 10        softmax   2570  0.679   0.579*     8.376
+//                            ovr       257   0.184*  0.301      0.727
+//                            ovo       257   0.138*  0.211      1.004
+//   100000x20x10             ovr       21    0.118*  0.159      0.161
+//                            ovo       21    0.156*  0.275      0.183
+//   100000x60x10             ovr       61    0.175*  0.239      0.427
+//                            ovo       61    0.291*  0.453      0.597
+//   20000x30x20              ovr       31    0.063*  0.096      0.118
+//                            ovo       31    0.111*  0.193      0.117
+//   100000x16x10             ovr       17    0.107*  -          0.144
+//                            ovo       17    0.146*  -          0.149
+//   20000x12x26              ovr       13    0.030*  -          0.044
+//                            ovo       13    0.069*  -          0.058
+//   50000x24x10              ovr       25    0.070*  -          0.117
+//                            ovo       25    0.089*  -          0.103
+//   100000x60x2              binary    61    0.096*  0.122      0.102
+//   20000x200x2              binary    201   0.099*  0.129      0.133
+//   5000x100x2               binary    101   0.0087* 0.0147     0.0114
+//   100000x300x2             binary    301   0.653*  0.838      0.930
+// Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products
+// cost a fused pass each, and it was faster than L-BFGS by 1.14-1.35x except on small digits
+// (1.19x slower), so it is taken at any size. Binary problems: L-BFGS was the fastest or within
+// 1.35x at every measured shape. Newton-Cholesky won on letter and the 26-class pairs, but lost
+// by up to 1.9x elsewhere at as few parameters, and a rule on shape alone cannot tell those
+// apart: each of its few iterations pays for a Gram matrix per problem (about p / 4 passes),
+// each of L-BFGS's many one pass. Sparse X was not measured: L-BFGS.
+inline Solver resolve_solver(Solver requested, const ProblemTraits& traits) {
   if (requested != Solver::Auto) return requested;
   if (traits.sparse) return Solver::Lbfgs;
-  if (traits.n_units > 1) return Solver::NewtonCg;
-  if (n_parameters <= kAlwaysCholeskyParameters) return Solver::NewtonCholesky;
-  if (traits.pairwise || traits.problems_per_pass > 1) return Solver::Lbfgs;
-  return n_parameters <= kAloneCholeskyParameters ? Solver::NewtonCholesky : Solver::NewtonCg;
+  return traits.n_units > 1 ? Solver::NewtonCg : Solver::Lbfgs;
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
@@ -223,8 +219,7 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
     };
   }
   const Eigen::VectorXd l1 = loss.l1_penalty();
-  const Solver solver =
-      resolve_solver(options.solver, loss.dimension(), traits);
+  const Solver solver = resolve_solver(options.solver, traits);
   if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
     throw std::invalid_argument(
         "solver 'newton-cholesky' forms the full Hessian: at most " +
@@ -279,22 +274,21 @@ Eigen::VectorXd starting_point(const Model<Scalar>* initial, Index d, int n_unit
   return w;
 }
 
-// A binary logistic problem on rows (class `positive` against the others present; against one
-// other class when `pairwise`).
+// A binary logistic problem on rows: class `positive` against the others present.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
-                                 int positive, bool pairwise, const TrainOptions& options,
+                                 int positive, const TrainOptions& options,
                                  const FitInputs<Scalar>& inputs, ThreadPool* pool, int problem,
                                  Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
-  return fit_binary_problem(rows, y, positive, pairwise, options, inputs.sample_weight,
+  return fit_binary_problem(rows, y, positive, options, inputs.sample_weight,
                             inputs.initial, pool, problem, first_row, coef, intercept);
 }
 
 // The same with explicit per-row weights (null: all ones) and starting point.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y, int positive,
-                                 bool pairwise, const TrainOptions& options, const double* weights,
+                                 const TrainOptions& options, const double* weights,
                                  const Model<Scalar>* initial, ThreadPool* pool, int problem,
                                  Index first_row, RowMatrix<Scalar>& coef,
                                  Vector<Scalar>& intercept) {
@@ -304,8 +298,7 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
                                      first_row);
   const ProblemReport report =
       solve(loss, w, options, problem,
-            ProblemTraits{1, 1, RowSet<Matrix>::kSparse, pairwise,
-                          history_values(rows.stored_values(), 1)});
+            ProblemTraits{1, RowSet<Matrix>::kSparse, history_values(rows.stored_values(), 1)});
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }
@@ -318,7 +311,7 @@ Model<Scalar> fit_two_classes(Strategy strategy, const Matrix& X,
   ThreadPool pool(options.resolved_threads());
   RowMatrix<Scalar> coef(1, X.cols());
   Vector<Scalar> intercept(1);
-  const ProblemReport report = fit_binary_problem(RowSet<Matrix>(X), y, 1, false, options, inputs,
+  const ProblemReport report = fit_binary_problem(RowSet<Matrix>(X), y, 1, options, inputs,
                                                   &pool, 0, 0, coef, intercept);
   return Model<Scalar>(strategy, 2, std::move(coef), std::move(intercept), {report});
 }

@@ -105,16 +105,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     solver : {"auto", "lbfgs", "newton-cg", "newton-cholesky"}, default="auto"
         The solver of each optimisation problem; all reach the same optimum:
 
-        - ``"lbfgs"``: L-BFGS, cheap iterations (one pass over ``X`` each);
+        - ``"lbfgs"``: L-BFGS, cheap iterations (one pass over ``X`` each); it keeps up to 100
+          correction pairs while they hold no more values than ``X`` (at least 10);
         - ``"newton-cg"``: trust-region Newton, each step from conjugate gradients on
           Hessian-vector products (one pass over ``X`` each); few, costly iterations;
         - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
           problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
-        - ``"auto"``: for dense ``X``, softmax takes ``"newton-cg"``; binary problems take
-          ``"newton-cholesky"`` up to 32 coefficients; beyond, ovr's problems and ovo's pairs
-          take ``"lbfgs"``, and the single problem of two classes ``"newton-cholesky"`` up to
-          256 coefficients and ``"newton-cg"`` beyond; sparse ``X`` takes ``"lbfgs"`` (the
-          rule and its measurements are in the C++ core's ``training.hpp``).
+        - ``"auto"``: softmax on dense ``X`` takes ``"newton-cg"``; binary problems (ovr's,
+          ovo's pairs, two classes) and sparse ``X`` take ``"lbfgs"`` (the rule and its
+          measurements are in the C++ core's ``training.hpp``).
 
         With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;
         the Newton solvers raise ValueError.

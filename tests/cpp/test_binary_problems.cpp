@@ -92,10 +92,10 @@ Model<double> separate_fits(Strategy strategy, const Matrix& X, const Eigen::Vec
   Eigen::VectorXd intercept(n_problems);
   std::vector<ProblemReport> reports;
   for (int p = 0; p < n_problems; ++p) {
-    reports.push_back(detail::fit_binary_problem(
-        sets.rows_of(X, p), y, sets.problems[static_cast<size_t>(p)].positive,
-        strategy == Strategy::OneVsOne, options, weights, initial, nullptr, p, p, coef,
-        intercept));
+    reports.push_back(detail::fit_binary_problem(sets.rows_of(X, p), y,
+                                                 sets.problems[static_cast<size_t>(p)].positive,
+                                                 options, weights, initial, nullptr, p, p, coef,
+                                                 intercept));
   }
   return Model<double>(strategy, n_classes, std::move(coef), std::move(intercept),
                        std::move(reports));

@@ -254,28 +254,27 @@ TEST(NewtonSolvers, SolverNamesRoundTrip) {
 
 TEST(NewtonSolvers, AutoChoosesByShape) {
   using detail::resolve_solver;
-  // Binary problems solved one by one: the full Hessian while it is small, else conjugate
-  // gradients.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, false, false}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 256, {1, 1, false, false}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 257, {1, 1, false, false}), Solver::NewtonCg);
-  // Problems sharing passes take L-BFGS beyond a handful of parameters: one-vs-all's...
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 10, false, false}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 25, {1, 10, false, false}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 26, false, false}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 33, {1, 26, false, false}), Solver::Lbfgs);
-  // ... and one-vs-one's pairs, sharing passes or not.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 17, {1, 25, false, true}), Solver::NewtonCholesky);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 65, {1, 1, false, true}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 9, false, true}), Solver::Lbfgs);
-  // Softmax: Newton-CG at any size.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 1010, {10, 1, false, false}), Solver::NewtonCg);
-  EXPECT_EQ(resolve_solver(Solver::Auto, 442, {26, 1, false, false}), Solver::NewtonCg);
+  // Binary problems (one-vs-all's, one-vs-one's pairs, two classes): L-BFGS.
+  EXPECT_EQ(resolve_solver(Solver::Auto, {1, false, 1e6}), Solver::Lbfgs);
+  // Softmax: Newton-CG.
+  EXPECT_EQ(resolve_solver(Solver::Auto, {10, false, 1e6}), Solver::NewtonCg);
   // Sparse X, and explicit choices, as asked.
-  EXPECT_EQ(resolve_solver(Solver::Auto, 101, {1, 1, true, false}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Lbfgs, 17, {1, 1, false, false}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, 1010, {10, 1, true, false}),
-            Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto, {10, true, 1e6}), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::Lbfgs, {10, false, 1e6}), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, {1, true, 1e6}), Solver::NewtonCholesky);
+}
+
+// L-BFGS's automatic number of correction pairs: 100 while the pairs of all problems solved at
+// once fit in X's values (or 2^20 values for smaller X), never fewer than 10.
+TEST(Lbfgs, AutomaticMemoryFitsBesideX) {
+  using detail::automatic_lbfgs_memory;
+  using detail::history_values;
+  EXPECT_EQ(automatic_lbfgs_memory(1010, history_values(1e7, 1)), 100);  // synthetic softmax
+  EXPECT_EQ(automatic_lbfgs_memory(101, history_values(1e7, 45)), 100);  // its 45 pairs
+  EXPECT_EQ(automatic_lbfgs_memory(650, history_values(1347 * 64, 1)), 100);  // small X: 2^20
+  EXPECT_EQ(automatic_lbfgs_memory(100000, history_values(8e6, 1)), 40);
+  EXPECT_EQ(automatic_lbfgs_memory(100000, history_values(8e6, 2)), 20);
+  EXPECT_EQ(automatic_lbfgs_memory(26'000'000, history_values(9e6, 1)), 10);  // wide sparse
 }
 
 }  // namespace

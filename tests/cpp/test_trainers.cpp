@@ -89,6 +89,27 @@ TEST(Trainers, UnpenalisedFitOnOverlappingClassesConverges) {
   EXPECT_TRUE(model.reports()[0].converged());
 }
 
+// However many correction pairs L-BFGS keeps (0: its automatic choice), every strategy reaches
+// the same optimum.
+TEST(Trainers, EveryLbfgsMemoryReachesTheOptimum) {
+  const auto data = make_blobs(4, 150, 6, 3.0);
+  for (Strategy strategy : kStrategies) {
+    SCOPED_TRACE(to_string(strategy));
+    TrainOptions options = tight();
+    options.tol = 1e-10;
+    options.solver = Solver::Lbfgs;
+    options.lbfgs_memory = 1;
+    const auto reference = train(strategy, data.X, data.y, 4, options);
+    for (int memory : {0, 10, 1000}) {
+      options.lbfgs_memory = memory;
+      const auto model = train(strategy, data.X, data.y, 4, options);
+      for (const ProblemReport& report : model.reports()) EXPECT_TRUE(report.converged());
+      EXPECT_LT((model.coef() - reference.coef()).norm(), 1e-7 * reference.coef().norm())
+          << memory << " pairs";
+    }
+  }
+}
+
 TEST(Trainers, RejectsBadInput) {
   const auto data = make_blobs(3, 10, 2, 1.0);
   const TrainOptions options;
@@ -115,6 +136,9 @@ TEST(Trainers, RejectsBadInput) {
   bad = TrainOptions{};
   bad.max_iter = 0;
   EXPECT_THROW(OneVsOneClassifier<double>{bad}, std::invalid_argument);
+  bad = TrainOptions{};
+  bad.lbfgs_memory = -1;
+  EXPECT_THROW(SoftmaxRegression<double>{bad}, std::invalid_argument);
   EXPECT_THROW(parse_strategy("svm"), std::invalid_argument);
 }
 
