@@ -120,7 +120,7 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
 // Hessian, and as much for its factor) the solver is refused.
 constexpr Index kMaxCholeskyParameters = 4096;
 
-// What the automatic solver choice weighs about a problem besides its number of parameters.
+// What the automatic choices of solver and of L-BFGS memory weigh about a problem.
 struct ProblemTraits {
   int n_units = 1;            // linear units: the classes for softmax, else 1
   bool sparse = false;        // X is sparse
@@ -139,10 +139,9 @@ inline double history_values(double x_values, int problems) {
 // Correction pairs for L-BFGS and OWL-QN when TrainOptions::lbfgs_memory is 0. A pair holds
 // 2 p values and adds 4 p flops to an iteration, against a pass's 4 n p or more (dense X), so
 // more pairs are nearly free until their storage rivals X's. They pay off: with 40 pairs instead
-// of 10, one-vs-all and one-vs-one took 1.4-1.8x less time to reach the optimum on synthetic and
-// usps (bench_solvers.py's protocol); with 80, ill-conditioned usps gained another 1.1-1.25x,
-// with 160 little more. Below 10, the classic choice, huge sparse problems would lose more
-// iterations than memory is worth.
+// of 10, one-vs-all and one-vs-one took 1.4-1.8x less time to reach within 1e-6 of the optimum
+// on synthetic and usps; with 80, ill-conditioned usps gained another 1.1-1.25x, with 160 little
+// more. Never fewer than 10, the classic choice: huge sparse problems keep what they had.
 inline int automatic_lbfgs_memory(Index n_parameters, double history_values) {
   constexpr double kFewest = 10, kMost = 100;
   const double fitting = history_values / (2.0 * static_cast<double>(n_parameters));
