@@ -17,12 +17,11 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   if (n_classes == 2) return detail::fit_two_classes(Strategy::OneVsAll, X, y, options, inputs);
   // The problems share all rows: each pass over X, threaded over its rows, serves all of them.
   const int n_together = std::min(n_classes, detail::kMaxProblemsTogether);
-  const detail::ProblemTraits traits{
-      1, detail::RowSet<Matrix>::kSparse,
-      detail::history_values(detail::stored_values(X), n_together)};
-  return detail::fit_binary_problems(Strategy::OneVsAll, X, {detail::RowSet<Matrix>(X)},
+  const detail::RowSet<Matrix> all_rows(X);
+  return detail::fit_binary_problems(Strategy::OneVsAll, X, {all_rows},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,
-                                     n_together, traits, options, inputs);
+                                     n_together, detail::traits_of(all_rows, 1, n_together),
+                                     options, inputs);
 }
 
 template class TrainerFor<float, OneVsAllClassifier<float>>;

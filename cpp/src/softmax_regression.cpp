@@ -14,14 +14,14 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
   if (n_classes == 2) return detail::fit_two_classes(Strategy::Softmax, X, y, options, inputs);
 
   detail::ThreadPool pool(options.resolved_threads());
+  const detail::RowSet<Matrix> rows(X);
   detail::LinearLoss<Matrix, detail::SoftmaxLink> loss(
-      detail::RowSet<Matrix>(X), y.data(), inputs.sample_weight, detail::SoftmaxLink{n_classes},
+      rows, y.data(), inputs.sample_weight, detail::SoftmaxLink{n_classes},
       n_classes, options.fit_intercept, options.C, options.l1_ratio, &pool);
   Eigen::VectorXd w =
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
-  const detail::ProblemTraits traits{n_classes, detail::RowSet<Matrix>::kSparse,
-                                     detail::history_values(detail::stored_values(X), 1)};
-  const ProblemReport report = detail::solve(loss, w, options, 0, traits);
+  const ProblemReport report =
+      detail::solve(loss, w, options, 0, detail::traits_of(rows, n_classes, 1));
 
   RowMatrix<Scalar> coef(n_classes, X.cols());
   Vector<Scalar> intercept(n_classes);

@@ -148,6 +148,13 @@ inline int automatic_lbfgs_memory(Index n_parameters, double history_values) {
   return static_cast<int>(std::clamp(std::floor(fitting), kFewest, kMost));
 }
 
+// The traits of a problem with n_units units on `rows`, one of `problems` solved at once.
+template <typename Matrix>
+ProblemTraits traits_of(const RowSet<Matrix>& rows, int n_units, int problems) {
+  return ProblemTraits{n_units, RowSet<Matrix>::kSparse,
+                       history_values(rows.stored_values(), problems)};
+}
+
 // The solver `requested` resolves to, without an L1 part (which always takes OWL-QN).
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
@@ -296,8 +303,7 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row);
   const ProblemReport report =
-      solve(loss, w, options, problem,
-            ProblemTraits{1, RowSet<Matrix>::kSparse, history_values(rows.stored_values(), 1)});
+      solve(loss, w, options, problem, traits_of(rows, 1, 1));
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }
