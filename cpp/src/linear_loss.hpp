@@ -78,7 +78,7 @@ class LinearLoss final : public SecondOrderObjective {
       Scalar* curvature = keep_curvature_ ? curvature_.row(chunk.first).data() : nullptr;
       chunk.losses[0] +=
           chunk.X ? link_(kernels, *chunk.X, coef_.data(), b, chunk.Z, chunk.labels,
-                          chunk.weights, curvature)
+                          chunk.weights, curvature, chunk.sums)
                   : link_(kernels, chunk.Z, chunk.count, chunk.labels, chunk.weights, curvature);
     }, Passes::Scoring::ByTransform);
     finish_sum(w, gradient);
@@ -98,7 +98,7 @@ class LinearLoss final : public SecondOrderObjective {
       const Scalar* curvature = curvature_.row(chunk.first).data();
       if (chunk.X) {
         link_.curvature_product(kernels, *chunk.X, direction_coef_.data(), c, curvature,
-                                chunk.weights, chunk.Z);
+                                chunk.weights, chunk.Z, chunk.sums);
       } else {
         link_.curvature_product(kernels, curvature, chunk.weights, chunk.Z, chunk.count);
       }

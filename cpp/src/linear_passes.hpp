@@ -109,14 +109,17 @@ class LinearPasses {
     double* losses;         // n_losses sums of the slab, to add the chunk's losses to
     Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& scratch;  // the slab's, free to use
     // With Scoring::ByTransform, the chunk's dense rows, which the transform scores itself
-    // into Z (Z then holds nothing on entry); else null.
+    // (Z then holds nothing on entry, and is room for the derivatives), adding
+    // [X_chunk 1]^T Z to `sums` for the derivatives Z; else null.
     const DenseBlock<Scalar>* X;
+    ProductSums<Scalar> sums;
   };
 
-  // Who computes a product pass's scores: the pass, or (for dense X) the transform, which can
-  // then take each row's loss while its scores are in registers' reach. This is what a caller
-  // asks for, Chunk::X what a chunk gets: the pass scores sparse rows either way, so a transform
-  // that can score tests chunk.X.
+  // Who computes a product pass's scores and products: the pass, or (for dense X) the
+  // transform, which can then take each row's loss while its scores are in registers' reach and
+  // sum the products while its rows are in cache. This is what a caller asks for, Chunk::X what a
+  // chunk gets: the pass scores sparse rows either way, so a transform that can score tests
+  // chunk.X.
   enum class Scoring { ByPass, ByTransform };
 
   // One product pass with the n_units units (coef, intercept): for each chunk of rows, its
@@ -143,10 +146,14 @@ class LinearPasses {
           if (scoring == Scoring::ByTransform) dense_rows = &X_chunk;
         }
         if (!dense_rows) scores(X_chunk, coef, intercept, n_units, slab.residuals);
+        slab.chunk_grad.resize(n_features(), n_units);
+        const ProductSums<Scalar> sums{slab.partial_W.data(),
+                                       fit_intercept_ ? slab.partial_b.data() : nullptr,
+                                       slab.chunk_grad.data()};
         Chunk chunk{first, count, labels, weights, slab.residuals.data(), slab.losses.data(),
-                    slab.scratch, dense_rows};
+                    slab.scratch, dense_rows, sums};
         transform(chunk);
-        add_transposed_product(X_chunk, n_units, slab);
+        if (!dense_rows) add_transposed_product(X_chunk, n_units, slab);
       });
     });
   }
@@ -272,7 +279,6 @@ class LinearPasses {
         slab.partial_b += slab.residuals.colwise().sum().transpose().template cast<double>();
       }
     } else {
-      slab.chunk_grad.resize(n_features(), n_units);
       kernels_.add_transposed_product(X_chunk, slab.residuals.data(), n_units,
                                       slab.chunk_grad.data(), slab.partial_W.data(),
                                       fit_intercept_ ? slab.partial_b.data() : nullptr);

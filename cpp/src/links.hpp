@@ -29,14 +29,17 @@ struct BinaryLink {
     return kernels.binary_loss(Z, rows, labels, positive_class, weights, curvature);
   }
 
-  // The same from dense rows X and the units' W (k x d row-major) and b (null: 0): Z receives
-  // the derivatives of the losses of the scores X W^T + 1 b^T.
+  // The same from dense rows X and the units' W (k x d row-major) and b (null: 0), for the
+  // scores X W^T + 1 b^T, adding [X 1]^T Z to `sums` for the derivatives Z (room in Z).
   template <typename Scalar>
   double operator()(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
                     const Scalar* W, const Scalar* b, Scalar* Z, const int* labels,
-                    const double* weights, Scalar* curvature) const {
+                    const double* weights, Scalar* curvature,
+                    const ProductSums<Scalar>& sums) const {
     kernels.linear_scores(X, W, b, 1, Z);
-    return (*this)(kernels, Z, X.rows, labels, weights, curvature);
+    const double loss = (*this)(kernels, Z, X.rows, labels, weights, curvature);
+    kernels.add_transposed_product(X, Z, 1, sums.scratch, sums.G, sums.g);
+    return loss;
   }
 
   // In place: each row's direction scores U become the loss's Hessian applied to them.
@@ -47,13 +50,15 @@ struct BinaryLink {
     for (KernelIndex i = 0; i < rows; ++i) U[i] *= curvature[i];
   }
 
-  // The same from dense rows X and the direction's V (1 x d) and c (null: 0), into U.
+  // The same from dense rows X and the direction's V (1 x d) and c (null: 0), adding
+  // [X 1]^T U to `sums` for the products U (room in U).
   template <typename Scalar>
   void curvature_product(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
                          const Scalar* V, const Scalar* c, const Scalar* curvature,
-                         const double* weights, Scalar* U) const {
+                         const double* weights, Scalar* U, const ProductSums<Scalar>& sums) const {
     kernels.linear_scores(X, V, c, 1, U);
     curvature_product(kernels, curvature, weights, U, X.rows);
+    kernels.add_transposed_product(X, U, 1, sums.scratch, sums.G, sums.g);
   }
 
   // D[i] = d^2 loss_i / dz_k dz_l (one unit: k = l = 0).
@@ -80,8 +85,9 @@ struct SoftmaxLink {
   template <typename Scalar>
   double operator()(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
                     const Scalar* W, const Scalar* b, Scalar* Z, const int* labels,
-                    const double* weights, Scalar* curvature) const {
-    return kernels.softmax_scores_loss(X, W, b, n_units, labels, weights, Z, curvature);
+                    const double* weights, Scalar* curvature,
+                    const ProductSums<Scalar>& sums) const {
+    return kernels.softmax_scores_loss(X, W, b, n_units, labels, weights, Z, curvature, sums);
   }
 
   template <typename Scalar>
@@ -93,8 +99,8 @@ struct SoftmaxLink {
   template <typename Scalar>
   void curvature_product(const KernelTable<Scalar>& kernels, const DenseBlock<Scalar>& X,
                          const Scalar* V, const Scalar* c, const Scalar* curvature,
-                         const double* weights, Scalar* U) const {
-    kernels.softmax_curvature_scores(X, V, c, n_units, curvature, weights, U);
+                         const double* weights, Scalar* U, const ProductSums<Scalar>& sums) const {
+    kernels.softmax_curvature_scores(X, V, c, n_units, curvature, weights, U, sums);
   }
 
   template <typename Scalar>

@@ -74,6 +74,24 @@ void expect_direct_results(Index n, Index d, Index k) {
   const Eigen::MatrixXd G = X.transpose() * R;
   const double score_tolerance = tolerance * (1.0 + Z.cwiseAbs().maxCoeff());
 
+  // What a fused kernel added to `sums` (which held ones) against X^T rows and the column sums
+  // of rows, for rows it computed to within row_tolerance: their error carried through the
+  // product, plus the product's own rounding.
+  const auto expect_product_sums = [&](const detail::ProductSums<Scalar>& sums,
+                                       const Eigen::MatrixXd& rows, double row_tolerance) {
+    const Eigen::Map<const Eigen::MatrixXd> gradient(sums.G, d, k);
+    const Eigen::Map<const Eigen::VectorXd> column_sums(sums.g, k);
+    const double product_bound =
+        row_tolerance * X.cwiseAbs().colwise().sum().maxCoeff() +
+        4 * tolerance * (1.0 + (X.cwiseAbs().transpose() * rows.cwiseAbs()).maxCoeff());
+    EXPECT_LT((gradient.array() - 1.0 - (X.transpose() * rows).array()).abs().maxCoeff(),
+              product_bound);
+    const double sum_bound =
+        row_tolerance * n + 4 * tolerance * (1.0 + rows.cwiseAbs().colwise().sum().maxCoeff());
+    EXPECT_LT((column_sums.array() - 1.0 - rows.colwise().sum().transpose().array()).abs().maxCoeff(),
+              sum_bound);
+  };
+
   for (const auto* kernels : runnable_kernels<Scalar>()) {
     SCOPED_TRACE(kernels->instruction_set);
     // A wider matrix whose first d columns (rows, column-major) are X.
@@ -112,12 +130,16 @@ void expect_direct_results(Index n, Index d, Index k) {
       // The scores' rounding, up to tolerance |Z|, moves the residuals by as much.
       EXPECT_LT((out.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
 
-      // The same from X directly, probabilities too.
-      RowMatrix<Scalar> fused(n, k), probabilities(n, k);
+      // The same from X directly, probabilities too, with the residuals' product X^T R.
+      RowMatrix<Scalar> room(n, k), probabilities(n, k), product_scratch(d, k);
+      Eigen::MatrixXd product = Eigen::MatrixXd::Ones(d, k);  // adds to what is there
+      Eigen::VectorXd product_column_sums = Eigen::VectorXd::Ones(k);
+      const detail::ProductSums<Scalar> sums{product.data(), product_column_sums.data(),
+                                             product_scratch.data()};
       const double fused_loss = kernels->softmax_scores_loss(block, W_s.data(), b_s.data(), k, labels.data(),
-                                                             weights.data(), fused.data(), probabilities.data());
+                                                             weights.data(), room.data(), probabilities.data(), sums);
       EXPECT_NEAR(fused_loss, softmax_loss, 4 * tolerance * (1.0 + softmax_loss));
-      EXPECT_LT((fused.template cast<double>() - R).cwiseAbs().maxCoeff(), score_tolerance);
+      expect_product_sums(sums, R, score_tolerance);
       EXPECT_LT((probabilities.template cast<double>() - P).cwiseAbs().maxCoeff(), score_tolerance);
       probabilities.setZero();
       kernels->softmax_scores(block, W_s.data(), b_s.data(), k, probabilities.data());
@@ -136,10 +158,11 @@ void expect_direct_results(Index n, Index d, Index k) {
       kernels->softmax_curvature(P_s.data(), weights.data(), curvature.data(), n, k);
       EXPECT_LT((curvature.template cast<double>() - expected_curvature).cwiseAbs().maxCoeff(),
                 curvature_tolerance);
+      product.setOnes();
+      product_column_sums.setOnes();
       kernels->softmax_curvature_scores(block, W_s.data(), b_s.data(), k, P_s.data(), weights.data(),
-                                        curvature.data());
-      EXPECT_LT((curvature.template cast<double>() - expected_curvature).cwiseAbs().maxCoeff(),
-                curvature_tolerance);
+                                        room.data(), sums);
+      expect_product_sums(sums, expected_curvature, curvature_tolerance);
 
       RowMatrix<Scalar> scratch(d, k);
       Eigen::MatrixXd gradient = Eigen::MatrixXd::Ones(d, k);  // adds to what is there

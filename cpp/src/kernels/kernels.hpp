@@ -45,6 +45,16 @@ inline KernelIndex gram_scratch_size(KernelIndex rows, KernelIndex cols) {
   return (2 * rows + cols + 1) * cols;
 }
 
+// Where a fused kernel adds [X 1]^T R for the derivatives R it computes, as
+// add_transposed_product adds it: G (d x k, column-major float64), g (k; null: no column sums),
+// and scratch for d x k values.
+template <typename Scalar>
+struct ProductSums {
+  double* G;
+  double* g;
+  Scalar* scratch;
+};
+
 template <typename Scalar>
 struct KernelTable {
   const char* instruction_set;
@@ -66,11 +76,12 @@ struct KernelTable {
   double (*softmax_loss)(Scalar* Z, KernelIndex rows, KernelIndex k, const int* labels,
                          const double* weights, Scalar* P);
 
-  // softmax_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed row by
-  // row as they are scored: R (rows x k, row-major) receives the weighted residuals.
+  // softmax_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed tile by
+  // tile of rows as they are scored, and X^T R added to `sums` for the weighted residuals R while
+  // the tile's rows are in cache. R (rows x k, row-major) is room the kernel may use for them.
   double (*softmax_scores_loss)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                                 KernelIndex k, const int* labels, const double* weights, Scalar* R,
-                                Scalar* P);
+                                Scalar* P, const ProductSums<Scalar>& sums);
 
   // Binary logistic loss of one score per row, positive when labels[i] == positive_class.
   // Returns the weighted loss and overwrites z with the weighted derivative. Unless null,
@@ -84,10 +95,11 @@ struct KernelTable {
                             KernelIndex k);
 
   // softmax_curvature of the scores X V^T + 1 c^T (V, c as W, b for linear_scores), computed
-  // row by row as they are scored, into U.
+  // tile by tile of rows as they are scored, and X^T U added to `sums` for those products U
+  // while the tile's rows are in cache. U (rows x k) is room the kernel may use for them.
   void (*softmax_curvature_scores)(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
                                    KernelIndex k, const Scalar* P, const double* weights,
-                                   Scalar* U);
+                                   Scalar* U, const ProductSums<Scalar>& sums);
 
   // G_j += A^T diag(D_j) A for j < n_weights, with A = X, or [X 1] when with_ones (a column of
   // ones appended). D holds the weight vectors side by side (rows x n_weights, column-major), G

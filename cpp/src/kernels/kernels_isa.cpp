@@ -173,6 +173,7 @@ constexpr int score_tile_rows(int packets) {
 // time without a division.
 constexpr int kScoreTileRows[] = {score_tile_rows(1), score_tile_rows(2), score_tile_rows(3),
                                   score_tile_rows(4)};
+constexpr int kMaxTileRows = kScoreTileRows[0];  // the tallest tiles, of one packet
 
 // out (rows x kPackets packets, row stride out_stride) = x_r^T Wt (+ bias) for the tile's rows
 // x_r, with Wt d x (kPackets packets) at row stride wt_stride, aligned.
@@ -223,11 +224,61 @@ void score_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex
   score_tile<kRows, kPackets, Packet>(x, d, Wt, wt_stride, bias, out, out_stride);
 }
 
-// Scores every row of X tile by tile and hands each to finish(i, z) once done: z holds row i's k
-// scores and then `pad` up to a whole number of packets, aligned, in cache.
+// Gt (d x kPackets packets, row stride stride) += sum_r x_r D_r for the tile's rows x_r and
+// their rows D_r of D (kPackets packets each, row stride stride, aligned): the score tile turned
+// around. It holds the tile's D in registers and sums feature by feature into Gt, which stays in
+// cache, so that it reads X only where the score tile just did. Summing into registers over all
+// rows instead would read every row again from further away, once per tile of features.
+template <int kRows, int kPackets, typename Packet, typename Scalar>
+void product_tile(const Scalar* const* x, KernelIndex d, const Scalar* D, KernelIndex stride,
+                  Scalar* Gt) {
+  using Eigen::internal::pload;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  using Eigen::internal::pstore;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  Packet tile[kRows][kPackets];
+  for (int r = 0; r < kRows; ++r) {
+    for (int p = 0; p < kPackets; ++p) tile[r][p] = pload<Packet>(D + r * stride + p * kWidth);
+  }
+  for (KernelIndex j = 0; j < d; ++j) {
+    Scalar* g = Gt + j * stride;
+    Packet sums[kPackets];
+    for (int p = 0; p < kPackets; ++p) sums[p] = pload<Packet>(g + p * kWidth);
+    for (int r = 0; r < kRows; ++r) {
+      const Packet value = pset1<Packet>(x[r][j]);
+      for (int p = 0; p < kPackets; ++p) sums[p] = pmadd(value, tile[r][p], sums[p]);
+    }
+    for (int p = 0; p < kPackets; ++p) pstore(g + p * kWidth, sums[p]);
+  }
+}
+
+// product_tile for run-time rows <= kRows and packets <= kPackets.
+template <int kRows, int kPackets, typename Packet, typename Scalar>
+void product_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex d,
+                        const Scalar* D, KernelIndex stride, Scalar* Gt) {
+  if constexpr (kRows > 1) {
+    if (rows < kRows) {
+      return product_tile_up_to<kRows - 1, kPackets, Packet>(rows, packets, x, d, D, stride, Gt);
+    }
+  }
+  if constexpr (kPackets > 1) {
+    if (packets < kPackets) {
+      return product_tile_up_to<kRows, kPackets - 1, Packet>(rows, packets, x, d, D, stride, Gt);
+    }
+  }
+  product_tile<kRows, kPackets, Packet>(x, d, D, stride, Gt);
+}
+
+// Scores every row of X tile by tile and hands each tile to finish(first, rows, z, stride) once
+// done: row first + r's k scores are at z + r * stride, followed by `pad` up to a whole number of
+// packets (stride values in all), aligned, in cache.
+// Unless `sums` is null, what finish leaves in the tile's k columns is then multiplied by the
+// tile's rows and added to sums as add_transposed_product adds X^T R.
 template <typename Packet, typename Scalar, typename Finish>
 void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, Scalar pad, Finish&& finish) {
+                          KernelIndex k, Scalar pad, Finish&& finish,
+                          const ProductSums<Scalar>* sums = nullptr) {
   constexpr KernelIndex kWidth = packet_size<Packet>;
   constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
   static_assert(kMaxPackets <= int(sizeof kScoreTileRows / sizeof kScoreTileRows[0]));
@@ -240,10 +291,15 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
     for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
     bias[u] = b ? b[u] : Scalar(0);
   }
-  constexpr int kMaxRows = kScoreTileRows[0];  // the tallest tiles, of one packet
   const int rows_per_tile = kScoreTileRows[(n_packets < kMaxPackets ? n_packets : kMaxPackets) - 1];
-  Eigen::Array<Scalar, Dynamic, 1> out(kMaxRows * padded);  // aligned by Eigen's allocator
-  const Scalar* x[kMaxRows];
+  Eigen::Array<Scalar, Dynamic, 1> out(kMaxTileRows * padded);  // aligned by Eigen's allocator
+  // The products, transposed (d x padded), and the column sums, in Scalar until the end.
+  Eigen::Array<Scalar, Dynamic, 1> Gt, column_sums;
+  if (sums) {
+    Gt.setZero(d * padded);
+    column_sums.setZero(padded);
+  }
+  const Scalar* x[kMaxTileRows];
   for (KernelIndex i = 0; i < X.rows; i += rows_per_tile) {
     const int rows = static_cast<int>(X.rows - i < rows_per_tile ? X.rows - i : rows_per_tile);
     for (int r = 0; r < rows; ++r) {
@@ -253,14 +309,41 @@ void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Sc
         prefetch(X.row(i + r + rows_per_tile), d * KernelIndex(sizeof(Scalar)));
       }
     }
+    const auto packets_from = [&](KernelIndex p) {
+      return static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
+    };
     for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
-      const int packets = static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
-      score_tile_up_to<kMaxRows, kMaxPackets, Packet>(rows, packets, x, d, Wt.data() + p * kWidth,
-                                                       padded, bias.data() + p * kWidth,
-                                                       out.data() + p * kWidth, padded);
+      score_tile_up_to<kMaxTileRows, kMaxPackets, Packet>(
+          rows, packets_from(p), x, d, Wt.data() + p * kWidth, padded, bias.data() + p * kWidth,
+          out.data() + p * kWidth, padded);
     }
-    for (int r = 0; r < rows; ++r) finish(i + r, out.data() + r * padded);
+    finish(i, rows, out.data(), padded);
+    if (!sums) continue;
+    for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
+      product_tile_up_to<kMaxTileRows, kMaxPackets, Packet>(
+          rows, packets_from(p), x, d, out.data() + p * kWidth, padded, Gt.data() + p * kWidth);
+    }
+    if (sums->g) {
+      for (int r = 0; r < rows; ++r) {
+        column_sums += Eigen::Map<const Column<Scalar>>(out.data() + r * padded, padded);
+      }
+    }
   }
+  if (!sums) return;
+  for (KernelIndex u = 0; u < k; ++u) {
+    double* g = sums->G + u * d;
+    for (KernelIndex j = 0; j < d; ++j) g[j] += static_cast<double>(Gt[j * padded + u]);
+    if (sums->g) sums->g[u] += static_cast<double>(column_sums[u]);
+  }
+}
+
+// The tile action (for tiled_scores_of_rows) that hands each row of the tile to
+// row_action(i, z), z holding row i's scores.
+template <typename RowAction>
+auto row_by_row(RowAction row_action) {
+  return [row_action](KernelIndex first, int rows, auto* z, KernelIndex stride) {
+    for (int r = 0; r < rows; ++r) row_action(first + r, z + r * stride);
+  };
 }
 
 template <typename Packet>
@@ -285,9 +368,10 @@ void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const S
                            KernelIndex k, Scalar* Z) {
   const bool tiled = with_tile_packet<Scalar>(k, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), [&](KernelIndex i, const Scalar* z) {
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0),
+                                 row_by_row([&](KernelIndex i, const Scalar* z) {
       for (KernelIndex u = 0; u < k; ++u) Z[i * k + u] = z[u];
-    });
+    }));
   });
   if (!tiled) dot_scores_of_rows(X, W, b, k, Z);
 }
@@ -541,21 +625,30 @@ class TileSoftmax {
         in_last_(Eigen::internal::pcmp_lt(Eigen::internal::plset<Packet>(Scalar(0)),
                                           Eigen::internal::pset1<Packet>(Scalar(k - last_)))) {}
 
-  // z becomes exp(z - max z); returns the sum of its k values and writes max z to `max`.
-  Scalar exponentiate(Scalar* z, Scalar& max) const {
+  // Each row z_r = z + r * stride of a score tile becomes exp(z_r - max z_r); maxima[r]
+  // receives max z_r and sums[r] the sum of its k exponentials. Phase after phase over the rows:
+  // a row alone is one long chain of dependent steps (a maximum across lanes, exponentials, a
+  // sum across lanes), and the rows' chains can overlap only where they lie close together.
+  void exponentiate(Scalar* z, int rows, KernelIndex stride, Scalar* maxima, Scalar* sums) const {
     using namespace Eigen::internal;
-    Packet top = pselect(in_last_, pload<Packet>(z + last_), pset1<Packet>(z[0]));
-    for (KernelIndex p = 0; p < last_; p += kWidth) top = pmax(top, pload<Packet>(z + p));
-    max = predux_max(top);
-    const Packet shift = pset1<Packet>(max);
-    Packet total = pand(pexp(psub(pload<Packet>(z + last_), shift)), in_last_);
-    pstore(z + last_, total);
-    for (KernelIndex p = 0; p < last_; p += kWidth) {
-      const Packet e = pexp(psub(pload<Packet>(z + p), shift));
-      pstore(z + p, e);
-      total = padd(total, e);
+    for (int r = 0; r < rows; ++r) {
+      const Scalar* row = z + r * stride;
+      Packet top = pselect(in_last_, pload<Packet>(row + last_), pset1<Packet>(row[0]));
+      for (KernelIndex p = 0; p < last_; p += kWidth) top = pmax(top, pload<Packet>(row + p));
+      maxima[r] = predux_max(top);
     }
-    return predux(total);
+    for (int r = 0; r < rows; ++r) {
+      Scalar* row = z + r * stride;
+      const Packet shift = pset1<Packet>(maxima[r]);
+      Packet total = pand(pexp(psub(pload<Packet>(row + last_), shift)), in_last_);
+      pstore(row + last_, total);
+      for (KernelIndex p = 0; p < last_; p += kWidth) {
+        const Packet e = pexp(psub(pload<Packet>(row + p), shift));
+        pstore(row + p, e);
+        total = padd(total, e);
+      }
+      sums[r] = predux(total);
+    }
   }
 
  private:
@@ -565,20 +658,24 @@ class TileSoftmax {
 };
 
 // The two paths of a fused kernel on the scores X W^T + 1 b^T (W, b as for linear_scores). With
-// score tiles (X row-major, k suiting them), each row goes on as soon as it is scored, while in
-// cache, to the row action that row_action_for(PacketTag<Packet>{}) makes for the tiles' packet
-// (called as tiled_scores_of_rows calls finish). Else all rows are scored into Z and unfused()
-// takes them from there. Returns whether the tiles served.
-template <typename Scalar, typename RowActionFor, typename Unfused>
+// score tiles (X row-major, k suiting them), each tile of rows goes on as soon as it is scored,
+// while in cache, to the tile action that tile_action_for(PacketTag<Packet>{}) makes for the
+// tiles' packet (called as tiled_scores_of_rows calls finish). Else all rows are scored into Z
+// and unfused() takes them from there. Unless `sums` is null, what the tile action leaves in the
+// tiles (or unfused() in Z) is then multiplied by the rows and added to sums. Returns whether the
+// tiles served.
+template <typename Scalar, typename TileActionFor, typename Unfused>
 bool tiled_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                      KernelIndex k, Scalar* Z, RowActionFor&& row_action_for, Unfused&& unfused) {
+                      KernelIndex k, Scalar* Z, TileActionFor&& tile_action_for,
+                      Unfused&& unfused, const ProductSums<Scalar>* sums = nullptr) {
   const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), row_action_for(tag));
+    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), tile_action_for(tag), sums);
   });
   if (!tiled) {
     linear_scores(X, W, b, k, Z);
     unfused();
+    if (sums) add_transposed_product(X, Z, k, sums->scratch, sums->G, sums->g);
   }
   return tiled;
 }
@@ -586,7 +683,7 @@ bool tiled_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar
 template <typename Scalar>
 double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                            KernelIndex k, const int* labels, const double* weights, Scalar* R,
-                           Scalar* P) {
+                           Scalar* P, const ProductSums<Scalar>& sums) {
   double loss = 0.0;
   // Tiled: each row's sum of exponentials and picked score z[label] - max z, the sums' logs
   // taken together once all rows are scored.
@@ -595,16 +692,21 @@ double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const S
     using Packet = typename decltype(tag)::type;
     log_sums.resize(X.rows);
     picked.resize(X.rows);
-    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
-      const Scalar z_label = z[labels[i]];
-      Scalar max;
-      const Scalar sum = tile_softmax.exponentiate(z, max);
-      picked[i] = z_label - max;
-      log_sums[i] = sum;
-      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-      softmax_row_residuals(z, sum, k, labels[i], weight, P ? P + i * k : nullptr, R + i * k);
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex first, int rows,
+                                                              Scalar* z, KernelIndex stride) {
+      Scalar maxima[kMaxTileRows], exp_sums[kMaxTileRows];
+      for (int r = 0; r < rows; ++r) picked[first + r] = z[r * stride + labels[first + r]];
+      tile_softmax.exponentiate(z, rows, stride, maxima, exp_sums);
+      for (int r = 0; r < rows; ++r) {
+        const KernelIndex i = first + r;
+        picked[i] -= maxima[r];
+        log_sums[i] = exp_sums[r];
+        const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+        Scalar* e = z + r * stride;  // becomes the residuals
+        softmax_row_residuals(e, exp_sums[r], k, labels[i], weight, P ? P + i * k : nullptr, e);
+      }
     };
-  }, [&] { loss = softmax_loss(R, X.rows, k, labels, weights, P); });
+  }, [&] { loss = softmax_loss(R, X.rows, k, labels, weights, P); }, &sums);
   if (!tiled) return loss;
   apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
   for (KernelIndex i = 0; i < X.rows; ++i) {
@@ -621,10 +723,13 @@ void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* 
                     Scalar* P) {
   tiled_or_unfused(X, W, b, k, P, [&](auto tag) {
     using Packet = typename decltype(tag)::type;
-    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex i, Scalar* z) {
-      Scalar max;
-      const Scalar sum = tile_softmax.exponentiate(z, max);
-      for (KernelIndex u = 0; u < k; ++u) P[i * k + u] = z[u] / sum;
+    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex first, int rows,
+                                                              Scalar* z, KernelIndex stride) {
+      Scalar maxima[kMaxTileRows], sums[kMaxTileRows];
+      tile_softmax.exponentiate(z, rows, stride, maxima, sums);
+      for (int r = 0; r < rows; ++r) {
+        for (KernelIndex u = 0; u < k; ++u) P[(first + r) * k + u] = z[r * stride + u] / sums[r];
+      }
     };
   }, [&] { softmax(P, X.rows, k); });
 }
@@ -726,17 +831,17 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
 // its scores are in a score tile.
 template <typename Scalar>
 void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
-                              KernelIndex k, const Scalar* P, const double* weights, Scalar* U) {
+                              KernelIndex k, const Scalar* P, const double* weights, Scalar* U,
+                              const ProductSums<Scalar>& sums) {
   tiled_or_unfused(X, V, c, k, U, [&](auto) {
-    return [&](KernelIndex i, const Scalar* z) {
+    return row_by_row([&](KernelIndex i, Scalar* z) {  // z becomes the product, in place
       const Scalar* p = P + i * k;
       Scalar mean = p[0] * z[0];  // p . z, as softmax_curvature adds it up
       for (KernelIndex j = 1; j < k; ++j) mean += p[j] * z[j];
       const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-      Scalar* u = U + i * k;
-      for (KernelIndex j = 0; j < k; ++j) u[j] = weight * p[j] * (z[j] - mean);
-    };
-  }, [&] { softmax_curvature(P, weights, U, X.rows, k); });
+      for (KernelIndex j = 0; j < k; ++j) z[j] = weight * p[j] * (z[j] - mean);
+    });
+  }, [&] { softmax_curvature(P, weights, U, X.rows, k); }, &sums);
 }
 
 // G_j += [X 1]^T diag(D_j) [X 1] for each weight column D_j: the transposed product of X and
