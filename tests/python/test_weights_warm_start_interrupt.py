@@ -161,6 +161,9 @@ def test_ctrl_c_interrupts_fit_quickly(strategy):
     X = rng.standard_normal((100_000, 50))
     y = np.argmax(X[:, :5], axis=1)
     model = LogisticRegression(strategy, C=1e10, tol=0.0, max_iter=1_000_000, n_threads=2)
+    # Python's own Ctrl-C handler, whatever started the tests: a shell starting them in the
+    # background (`cmd &`, no job control) makes them ignore SIGINT.
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, os.kill, args=(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
@@ -169,6 +172,7 @@ def test_ctrl_c_interrupts_fit_quickly(strategy):
             model.fit(X, y)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous_handler)
     assert time.perf_counter() - start < 0.2 + 1.0
     with pytest.raises(NotFittedError):
         model.predict(X[:1])
