@@ -164,29 +164,20 @@ class BinaryProblemsLoss {
       Group& group = groups_[static_cast<size_t>(g)];
       const int n = static_cast<int>(group.members.size());
       set_units(requests, group, group.coef, group.intercept);
+      set_roles(requests, g, group);
       const KernelTable<Scalar>& kernels = group.passes.kernels();
+      const Scalar* b = passes().fit_intercept() ? group.intercept.data() : nullptr;
       group.passes.product_pass(group.coef, group.intercept, n, n,
                                 [&](const typename Passes::Chunk& chunk) {
-        Eigen::Map<RowMatrix<Scalar>> Z(chunk.Z, chunk.count, n);
-        auto& scores = chunk.scratch;
-        for (int m = 0; m < n; ++m) {
-          const Request& request = *requests[static_cast<size_t>(group.members[m])];
-          if (request.ask == Ask::HessianProduct) {
-            Z.col(m).array() *= Eigen::Map<const Vector<Scalar>>(
-                curvature_of(request, g) + chunk.first, chunk.count).array();
-            continue;
-          }
-          // The problem's scores contiguous for the binary loss kernel, and back.
-          scores = Z.col(m);
-          Scalar* curvature = request.keep_curvature
-                                  ? curvature_of(request, g) + chunk.first
-                                  : nullptr;
-          chunk.losses[m] += kernels.binary_loss(
-              scores.data(), chunk.count, chunk.labels,
-              problems_[static_cast<size_t>(request.problem)].positive, chunk.weights, curvature);
-          Z.col(m) = scores;
+        const BinaryUnits<Scalar> units{group.positive.data(), group.curvature.data(), chunk.first};
+        if (chunk.X) {
+          kernels.binary_units_scores_loss(*chunk.X, group.coef.data(), b, n, units, chunk.labels,
+                                           chunk.weights, chunk.losses, chunk.Z, chunk.sums);
+        } else {
+          kernels.binary_units_loss(chunk.Z, chunk.count, n, units, chunk.labels, chunk.weights,
+                                    chunk.losses);
         }
-      });
+      }, Passes::Scoring::ByTransform);
     });
     add_up_sums(requests);
     finish_sums(requests);
@@ -236,6 +227,8 @@ class BinaryProblemsLoss {
     std::vector<int> members;  // the requests of the call that use the group, in request order
     typename Passes::Coef coef;  // their points or directions as units
     Vector<Scalar> intercept;
+    std::vector<int> positive;         // their units' roles, as BinaryUnits takes them
+    std::vector<Scalar*> curvature;
     Eigen::MatrixXd grams;  // their Gram matrices over the group, side by side
   };
 
@@ -295,6 +288,21 @@ class BinaryProblemsLoss {
       const Eigen::VectorXd& input = *requests[static_cast<size_t>(group.members[m])]->input;
       group.passes.set_unit(static_cast<int>(m), input.data(),
                             passes().fit_intercept() ? input[d] : 0.0, coef, intercept);
+    }
+  }
+
+  // The roles of the group's units in member order: an evaluation's unit takes the loss against
+  // its problem's positive class, keeping the curvature if asked; a Hessian-vector product's
+  // multiplies by the kept curvature.
+  void set_roles(const std::vector<Request*>& requests, int g, Group& group) {
+    group.positive.clear();
+    group.curvature.clear();
+    for (int member : group.members) {
+      const Request& request = *requests[static_cast<size_t>(member)];
+      const bool product = request.ask == Ask::HessianProduct;
+      group.positive.push_back(product ? -1 : problems_[static_cast<size_t>(request.problem)].positive);
+      group.curvature.push_back(product || request.keep_curvature ? curvature_of(request, g)
+                                                                  : nullptr);
     }
   }
 

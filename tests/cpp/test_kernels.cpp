@@ -190,6 +190,62 @@ void expect_direct_results(Index n, Index d, Index k) {
                   4 * tolerance * (1.0 + expected.cwiseAbs().maxCoeff()));
       }
 
+      // Binary units side by side, weighted and not: unit u takes the loss against class u % 3,
+      // keeping its curvature when u is even, except every third unit, which multiplies its
+      // scores by a kept curvature. The curvature starts 2 rows into its columns.
+      for (const double* unit_weights : {weights.data(), static_cast<const double*>(nullptr)}) {
+        SCOPED_TRACE(unit_weights ? "weighted" : "unweighted");
+        const Index first = 2;
+        Eigen::Matrix<Scalar, -1, -1> kept = Eigen::Matrix<Scalar, -1, -1>::Zero(n + first, k);
+        std::vector<int> positive(static_cast<size_t>(k));
+        std::vector<Scalar*> curvature_of(static_cast<size_t>(k));
+        Eigen::MatrixXd expected_R(n, k), expected_kept(n, k);
+        Eigen::VectorXd expected_losses = Eigen::VectorXd::Zero(k);
+        for (Index u = 0; u < k; ++u) {
+          const bool product = u % 3 == 2;
+          positive[static_cast<size_t>(u)] = product ? -1 : static_cast<int>(u % 3);
+          curvature_of[static_cast<size_t>(u)] = product || u % 2 == 0 ? kept.col(u).data() : nullptr;
+          for (Index i = 0; i < n; ++i) {
+            const double weight = unit_weights ? weights[i] : 1.0;
+            if (product) {
+              kept(first + i, u) = static_cast<Scalar>(0.25 + 0.1 * (i % 5));
+              expected_R(i, u) = Z(i, u) * static_cast<double>(kept(first + i, u));
+              expected_kept(i, u) = static_cast<double>(kept(first + i, u));
+              continue;
+            }
+            const double t = labels[i] == u % 3 ? 1.0 : -1.0;
+            expected_losses[u] += weight * std::log1p(std::exp(-t * Z(i, u)));
+            expected_R(i, u) = -t * weight / (1.0 + std::exp(t * Z(i, u)));
+            expected_kept(i, u) = curvature_of[static_cast<size_t>(u)]
+                                      ? weight / (2.0 + 2.0 * std::cosh(Z(i, u))) : 0.0;
+          }
+        }
+        const Eigen::Matrix<Scalar, -1, -1> kept_before = kept;
+        const detail::BinaryUnits<Scalar> units{positive.data(), curvature_of.data(), first};
+        const auto expect_units = [&](const Eigen::VectorXd& losses, const RowMatrix<Scalar>* R) {
+          for (Index u = 0; u < k; ++u) {
+            EXPECT_NEAR(losses[u], expected_losses[u], 4 * tolerance * (1.0 + expected_losses[u]));
+          }
+          if (R) EXPECT_LT((R->template cast<double>() - expected_R).cwiseAbs().maxCoeff(), score_tolerance);
+          EXPECT_LT((kept.bottomRows(n).template cast<double>() - expected_kept).cwiseAbs().maxCoeff(),
+                    score_tolerance);
+          EXPECT_TRUE((kept.topRows(first).array() == 0).all());
+          kept = kept_before;
+        };
+        RowMatrix<Scalar> unit_scores = Z.cast<Scalar>();
+        Eigen::VectorXd losses = Eigen::VectorXd::Zero(k);
+        kernels->binary_units_loss(unit_scores.data(), n, k, units, labels.data(), unit_weights,
+                                   losses.data());
+        expect_units(losses, &unit_scores);
+        product.setOnes();
+        product_column_sums.setOnes();
+        losses.setZero();
+        kernels->binary_units_scores_loss(block, W_s.data(), b_s.data(), k, units, labels.data(),
+                                          unit_weights, losses.data(), room.data(), sums);
+        expect_units(losses, nullptr);
+        expect_product_sums(sums, expected_R, score_tolerance);
+      }
+
       Vector<Scalar> z = Z.col(0).cast<Scalar>();
       const double binary = kernels->binary_loss(z.data(), n, labels.data(), 2, weights.data(), nullptr);
       EXPECT_NEAR(binary, binary_loss, 4 * tolerance * binary_loss);

@@ -55,6 +55,18 @@ struct ProductSums {
   Scalar* scratch;
 };
 
+// Binary units side by side on the same rows, each one problem's. Unit u with positive[u] >= 0
+// takes the binary logistic loss of its scores, positive for rows of class positive[u], as
+// binary_loss does, writing its curvature unless curvature[u] is null. Unit u with
+// positive[u] < 0 holds a direction's scores, which it multiplies by its kept curvature[u] (a
+// Hessian-vector product's). Row r of a block is row first + r of the curvature.
+template <typename Scalar>
+struct BinaryUnits {
+  const int* positive;
+  Scalar* const* curvature;
+  KernelIndex first;
+};
+
 template <typename Scalar>
 struct KernelTable {
   const char* instruction_set;
@@ -88,6 +100,22 @@ struct KernelTable {
   // `curvature` receives the weighted second derivative weight * sigmoid(z) * sigmoid(-z).
   double (*binary_loss)(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
                         const double* weights, Scalar* curvature);
+
+  // The k binary units' losses, added to losses[u] (float64, weighted by `weights`, null: 1),
+  // and in place of their scores Z (rows x k, row-major) the weighted derivatives or the
+  // curvature products.
+  void (*binary_units_loss)(Scalar* Z, KernelIndex rows, KernelIndex k,
+                            const BinaryUnits<Scalar>& units, const int* labels,
+                            const double* weights, double* losses);
+
+  // binary_units_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed
+  // tile by tile of rows as they are scored, and X^T R added to `sums` for what the units leave
+  // in place of the scores, while the tile's rows are in cache. R (rows x k, row-major) is room
+  // the kernel may use for them.
+  void (*binary_units_scores_loss)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                                   KernelIndex k, const BinaryUnits<Scalar>& units,
+                                   const int* labels, const double* weights, double* losses,
+                                   Scalar* R, const ProductSums<Scalar>& sums);
 
   // In place: each row u of U (rows x k) becomes weight * (diag(p) - p p^T) u, the softmax
   // loss's Hessian applied to u, with p the row of P and weights null for 1.

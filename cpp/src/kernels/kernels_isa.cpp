@@ -815,6 +815,22 @@ double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_
 }
 
 template <typename Scalar>
+void binary_units_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const BinaryUnits<Scalar>& units,
+                       const int* labels, const double* weights, double* losses) {
+  Column<Scalar> z(rows);  // one unit's scores, contiguous for binary_loss
+  for (KernelIndex u = 0; u < k; ++u) {
+    for (KernelIndex i = 0; i < rows; ++i) z[i] = Z[i * k + u];
+    Scalar* curvature = units.curvature[u] ? units.curvature[u] + units.first : nullptr;
+    if (units.positive[u] < 0) {
+      for (KernelIndex i = 0; i < rows; ++i) z[i] *= curvature[i];
+    } else {
+      losses[u] += binary_loss(z.data(), rows, labels, units.positive[u], weights, curvature);
+    }
+    for (KernelIndex i = 0; i < rows; ++i) Z[i * k + u] = z[i];
+  }
+}
+
+template <typename Scalar>
 void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, KernelIndex rows,
                        KernelIndex k) {
   for (KernelIndex i = 0; i < rows; ++i) {
@@ -842,6 +858,94 @@ void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, cons
       for (KernelIndex j = 0; j < k; ++j) z[j] = weight * p[j] * (z[j] - mean);
     });
   }, [&] { softmax_curvature(P, weights, U, X.rows, k); }, &sums);
+}
+
+// binary_units_loss on score tiles, row after row as they come: binary_loss's arithmetic on each
+// unit of a row. Each unit's loss adds up as binary_loss adds it, the unweighted log(1 + e)
+// parts as runs of products, though in one lane per unit (the last bits differ).
+template <typename Scalar>
+class TileBinaryLosses {
+ public:
+  TileBinaryLosses(KernelIndex k, const BinaryUnits<Scalar>& units, const int* labels,
+                   const double* weights)
+      : k_(k), units_(units), labels_(labels), weights_(weights),
+        sums_(Column<double>::Zero(k)), products_(Column<double>::Zero(k)) {}
+
+  // A tile action (see tiled_scores_of_rows): the scores become the units' derivatives or
+  // curvature products.
+  void operator()(KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
+    const KernelIndex n = rows * stride;
+    if (e_.size() < n) e_.resize(n);
+    for (KernelIndex j = 0; j < n; ++j) e_[j] = z[j] < 0 ? z[j] : -z[j];  // -|z| = -|m|
+    apply<Function::Exp>(e_.data(), e_.data(), n);
+    if (weights_) {
+      if (logs_.size() < n) logs_.resize(n);
+      for (KernelIndex j = 0; j < n; ++j) logs_[j] = Scalar(1) + e_[j];
+      apply<Function::Log>(logs_.data(), logs_.data(), n);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const KernelIndex i = first + r, row = units_.first + i;
+      const Scalar weight = weights_ ? static_cast<Scalar>(weights_[i]) : Scalar(1);
+      for (KernelIndex u = 0; u < k_; ++u) {
+        Scalar& value = z[r * stride + u];
+        const KernelIndex j = r * stride + u;
+        if (units_.positive[u] < 0) {
+          value *= units_.curvature[u][row];
+          continue;
+        }
+        const Scalar t = labels_[i] == units_.positive[u] ? Scalar(1) : Scalar(-1);
+        const Scalar margin = t * value, e = e_[j];
+        const Scalar v = Scalar(1) + e, inverse = Scalar(1) / v;
+        if (units_.curvature[u]) units_.curvature[u][row] = e * inverse * inverse * weight;
+        value = -t * (margin >= 0 ? e * inverse : inverse) * weight;
+        const Scalar hinge = margin < 0 ? -margin : Scalar(0);
+        if (weights_) {
+          sums_[u] += weights_[i] * static_cast<double>(hinge + (logs_[j] - ((v - Scalar(1)) - e) * inverse));
+        } else {
+          sums_[u] += static_cast<double>(hinge);
+          products_[u] += static_cast<double>(e) * (1.0 + products_[u]);
+        }
+      }
+      if (!weights_ && ++run_ == kRun) close_run();
+    }
+  }
+
+  // Adds each unit's loss to losses[u].
+  void add_to(double* losses) {
+    if (!weights_) close_run();
+    for (KernelIndex u = 0; u < k_; ++u) losses[u] += sums_[u];
+  }
+
+ private:
+  static constexpr KernelIndex kRun = 960;  // rows per run: products below 2^kRun
+
+  void close_run() {
+    for (KernelIndex u = 0; u < k_; ++u) sums_[u] += __builtin_log1p(products_[u]);
+    products_.setZero();
+    run_ = 0;
+  }
+
+  KernelIndex k_;
+  BinaryUnits<Scalar> units_;
+  const int* labels_;
+  const double* weights_;
+  Column<double> sums_, products_;
+  Column<Scalar> e_, logs_;
+  KernelIndex run_ = 0;
+};
+
+template <typename Scalar>
+void binary_units_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                              KernelIndex k, const BinaryUnits<Scalar>& units, const int* labels,
+                              const double* weights, double* losses, Scalar* R,
+                              const ProductSums<Scalar>& sums) {
+  TileBinaryLosses<Scalar> tile_losses(k, units, labels, weights);
+  const bool tiled = tiled_or_unfused(X, W, b, k, R, [&](auto) {
+    return [&](KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
+      tile_losses(first, rows, z, stride);
+    };
+  }, [&] { binary_units_loss(R, X.rows, k, units, labels, weights, losses); }, &sums);
+  if (tiled) tile_losses.add_to(losses);
 }
 
 // G_j += [X 1]^T diag(D_j) [X 1] for each weight column D_j: the transposed product of X and
@@ -964,6 +1068,8 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_loss<Scalar>,
       &softmax_scores_loss<Scalar>,
       &binary_loss<Scalar>,
+      &binary_units_loss<Scalar>,
+      &binary_units_scores_loss<Scalar>,
       &softmax_curvature<Scalar>,
       &softmax_curvature_scores<Scalar>,
       &add_weighted_grams<Scalar>,
