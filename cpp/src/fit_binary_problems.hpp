@@ -1,6 +1,7 @@
 // One-vs-all and one-vs-one: binary problems whose solvers advance together, so that each pass
-// over a group of rows serves every problem that trains on it (batched_problems.hpp,
-// binary_problems_loss.hpp).
+// over a group of rows serves every problem that trains on it (binary_problems_loss.hpp):
+// L-BFGS solvers in steps from one thread (solve_in_steps.hpp), the others each on a thread of
+// its own (batched_problems.hpp).
 #pragma once
 
 #include <utility>
@@ -8,6 +9,7 @@
 
 #include "batched_problems.hpp"
 #include "binary_problems_loss.hpp"
+#include "solve_in_steps.hpp"
 #include "training.hpp"
 
 namespace multilogit::detail {
@@ -42,16 +44,31 @@ Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
   BinaryProblemsLoss<Matrix> loss(groups, std::move(problems), y.data(), inputs.sample_weight,
                                   n_together, options.fit_intercept, options.C, options.l1_ratio,
                                   &pool);
-  BatchedProblems<BinaryProblemsLoss<Matrix>> batch(loss, n_together, options.resolved_threads(),
-                                                    options.should_stop);
   RowMatrix<Scalar> coef(n_problems, X.cols());
   Vector<Scalar> intercept(n_problems);
   std::vector<ProblemReport> reports(static_cast<size_t>(n_problems));
-  batch.run(n_problems, [&](int p, auto& objective) {
-    Eigen::VectorXd w = starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p);
-    reports[static_cast<size_t>(p)] = solve(objective, w, options, p, traits);
-    store_units(w, X.cols(), 1, options.fit_intercept, p, coef, intercept);
-  });
+  const auto start_of = [&](int p) {
+    return starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p);
+  };
+  if (resolve_solver(options.solver, traits) == Solver::Lbfgs && !loss.l1_penalty(0).size()) {
+    // L-BFGS, the usual choice, goes in steps: no thread per problem.
+    solve_in_steps(loss, n_problems, n_together, pool, options.should_stop, [&](int p) {
+      return LbfgsSteps(start_of(p), solver_settings(options, loss.dimension(), traits, p),
+                        loss.relative_precision());
+    }, [&](int p, const LbfgsSteps& steps) {
+      reports[static_cast<size_t>(p)] = final_report(options, p, steps.result());
+      store_units(steps.solution(), X.cols(), 1, options.fit_intercept, p, coef, intercept);
+    });
+  } else {
+    BatchedProblems<BinaryProblemsLoss<Matrix>> batch(loss, n_together,
+                                                      options.resolved_threads(),
+                                                      options.should_stop);
+    batch.run(n_problems, [&](int p, auto& objective) {
+      Eigen::VectorXd w = start_of(p);
+      reports[static_cast<size_t>(p)] = solve(objective, w, options, p, traits);
+      store_units(w, X.cols(), 1, options.fit_intercept, p, coef, intercept);
+    });
+  }
   return Model<Scalar>(strategy, n_classes, std::move(coef), std::move(intercept),
                        std::move(reports));
 }

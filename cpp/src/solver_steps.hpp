@@ -15,9 +15,13 @@ namespace multilogit::detail {
 // Differences of f within this many units of its relative precision are taken as rounding.
 constexpr double kRoundingMargin = 64.0;
 
-// The rounding of values of f near `value`.
+// The rounding of values of f near `value`, for values of `relative_precision`.
+inline double rounding_of(double relative_precision, double value) {
+  return kRoundingMargin * relative_precision * std::abs(value);
+}
+
 inline double rounding_of(const Objective& objective, double value) {
-  return kRoundingMargin * objective.relative_precision() * std::abs(value);
+  return rounding_of(objective.relative_precision(), value);
 }
 
 // How a solver ends before its first step: Converged when `result.gradient_norm` (the solver's

@@ -204,26 +204,48 @@ inline Solver resolve_solver(Solver requested, const ProblemTraits& traits) {
   return traits.n_units > 1 ? Solver::NewtonCg : Solver::Lbfgs;
 }
 
-// Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
-template <class Loss>
-ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
-                    const ProblemTraits& traits) {
-  static std::mutex report_mutex;  // progress callbacks never run concurrently (one per program)
+// Passes progress to the options' callback; callbacks never run concurrently (one at a time per
+// program).
+inline void report_progress(const TrainOptions& options, const IterationInfo& info) {
+  static std::mutex report_mutex;
+  std::lock_guard<std::mutex> lock(report_mutex);
+  options.on_iteration(info);
+}
+
+// The settings of the solver of `problem` (of `dimension` parameters), which reports its
+// iterations as that problem's and stops when the options ask.
+inline LbfgsSettings solver_settings(const TrainOptions& options, Index dimension,
+                                     const ProblemTraits& traits, int problem) {
   LbfgsSettings settings;
   settings.tol = options.tol;
   settings.max_iter = options.max_iter;
   settings.memory = options.lbfgs_memory > 0
                         ? options.lbfgs_memory
-                        : automatic_lbfgs_memory(loss.dimension(), traits.history_values);
+                        : automatic_lbfgs_memory(dimension, traits.history_values);
   if (options.on_iteration || options.should_stop) {
     settings.on_iteration = [&options, problem](int iteration, double value, double norm) {
-      if (options.on_iteration) {
-        std::lock_guard<std::mutex> lock(report_mutex);
-        options.on_iteration(IterationInfo{problem, iteration, value, norm});
-      }
+      if (options.on_iteration) report_progress(options, IterationInfo{problem, iteration, value, norm});
       if (options.should_stop && options.should_stop()) throw Interrupted();
     };
   }
+  return settings;
+}
+
+// The report of `problem`, whose solver ended with `result`, after reporting its end.
+inline ProblemReport final_report(const TrainOptions& options, int problem,
+                                  const SolverResult& result) {
+  if (options.on_iteration) {
+    report_progress(options, IterationInfo{problem, result.n_iter, result.objective,
+                                           result.gradient_norm, true});
+  }
+  return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm};
+}
+
+// Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.
+template <class Loss>
+ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
+                    const ProblemTraits& traits) {
+  const LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, problem);
   const Eigen::VectorXd l1 = loss.l1_penalty();
   const Solver solver = resolve_solver(options.solver, traits);
   if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
@@ -243,12 +265,7 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
   } else {
     result = minimize_lbfgs(loss, w, settings);
   }
-  if (options.on_iteration) {
-    std::lock_guard<std::mutex> lock(report_mutex);
-    options.on_iteration(
-        IterationInfo{problem, result.n_iter, result.objective, result.gradient_norm, true});
-  }
-  return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm};
+  return final_report(options, problem, result);
 }
 
 // Copies the n_units units of solution w ([W (d x n_units), b]) into rows first_row... of a model.
