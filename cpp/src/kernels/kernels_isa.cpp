@@ -868,56 +868,108 @@ class TileBinaryLosses {
  public:
   TileBinaryLosses(KernelIndex k, const BinaryUnits<Scalar>& units, const int* labels,
                    const double* weights)
-      : k_(k), units_(units), labels_(labels), weights_(weights),
-        sums_(Column<double>::Zero(k)), products_(Column<double>::Zero(k)) {}
+      : k_(k), units_(units), labels_(labels), weights_(weights) {
+    KernelIndex products = 0, kept = 0;
+    for (KernelIndex u = 0; u < k; ++u) {
+      products += units.positive[u] < 0;
+      kept += units.positive[u] >= 0 && units.curvature[u];
+    }
+    product_units_.resize(products);
+    kept_units_.resize(kept);
+    products = kept = 0;
+    for (KernelIndex u = 0; u < k; ++u) {
+      if (units.positive[u] < 0) product_units_[products++] = u;
+      if (units.positive[u] >= 0 && units.curvature[u]) kept_units_[kept++] = u;
+    }
+    saved_.resize(products);
+  }
 
   // A tile action (see tiled_scores_of_rows): the scores become the units' derivatives or
   // curvature products.
   void operator()(KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
+    if (lanes_ != stride) set_lanes(stride);
     const KernelIndex n = rows * stride;
-    if (e_.size() < n) e_.resize(n);
     for (KernelIndex j = 0; j < n; ++j) e_[j] = z[j] < 0 ? z[j] : -z[j];  // -|z| = -|m|
     apply<Function::Exp>(e_.data(), e_.data(), n);
     if (weights_) {
-      if (logs_.size() < n) logs_.resize(n);
       for (KernelIndex j = 0; j < n; ++j) logs_[j] = Scalar(1) + e_[j];
       apply<Function::Log>(logs_.data(), logs_.data(), n);
     }
     for (int r = 0; r < rows; ++r) {
       const KernelIndex i = first + r, row = units_.first + i;
-      const Scalar weight = weights_ ? static_cast<Scalar>(weights_[i]) : Scalar(1);
-      for (KernelIndex u = 0; u < k_; ++u) {
-        Scalar& value = z[r * stride + u];
-        const KernelIndex j = r * stride + u;
-        if (units_.positive[u] < 0) {
-          value *= units_.curvature[u][row];
-          continue;
-        }
-        const Scalar t = labels_[i] == units_.positive[u] ? Scalar(1) : Scalar(-1);
-        const Scalar margin = t * value, e = e_[j];
-        const Scalar v = Scalar(1) + e, inverse = Scalar(1) / v;
-        if (units_.curvature[u]) units_.curvature[u][row] = e * inverse * inverse * weight;
-        value = -t * (margin >= 0 ? e * inverse : inverse) * weight;
-        const Scalar hinge = margin < 0 ? -margin : Scalar(0);
-        if (weights_) {
-          sums_[u] += weights_[i] * static_cast<double>(hinge + (logs_[j] - ((v - Scalar(1)) - e) * inverse));
-        } else {
-          sums_[u] += static_cast<double>(hinge);
-          products_[u] += static_cast<double>(e) * (1.0 + products_[u]);
-        }
+      Scalar* zr = z + r * stride;
+      // Products from the scores, which the loss loop overwrites in every lane.
+      for (KernelIndex p = 0; p < product_units_.size(); ++p) {
+        const KernelIndex u = product_units_[p];
+        saved_[p] = zr[u] * units_.curvature[u][row];
       }
-      if (!weights_ && ++run_ == kRun) close_run();
+      if (weights_) {
+        loss_lanes<true>(zr, r * stride, labels_[i], weights_[i]);
+      } else {
+        loss_lanes<false>(zr, r * stride, labels_[i], 1.0);
+        if (++run_ == kRun) close_run();
+      }
+      for (KernelIndex p = 0; p < product_units_.size(); ++p) zr[product_units_[p]] = saved_[p];
+      for (KernelIndex q = 0; q < kept_units_.size(); ++q) {
+        const KernelIndex u = kept_units_[q];
+        units_.curvature[u][row] = kept_[u];
+      }
     }
   }
 
-  // Adds each unit's loss to losses[u].
+  // Adds each loss unit's loss to losses[u].
   void add_to(double* losses) {
     if (!weights_) close_run();
-    for (KernelIndex u = 0; u < k_; ++u) losses[u] += sums_[u];
+    for (KernelIndex u = 0; u < k_; ++u) {
+      if (units_.positive[u] >= 0) losses[u] += sums_[u];
+    }
   }
 
  private:
   static constexpr KernelIndex kRun = 960;  // rows per run: products below 2^kRun
+
+  // Buffers for tiles of `lanes` values per row; the loss lanes of padding and product units
+  // compute values nobody reads, so that the loop runs over whole packets without branches.
+  void set_lanes(KernelIndex lanes) {
+    lanes_ = lanes;
+    e_.resize(kMaxTileRows * lanes);
+    if (weights_) logs_.resize(kMaxTileRows * lanes);
+    kept_.resize(lanes);
+    positive_ = Column<Scalar>::Constant(lanes, Scalar(-1));
+    for (KernelIndex u = 0; u < k_; ++u) positive_[u] = static_cast<Scalar>(units_.positive[u]);
+    sums_ = Column<double>::Zero(lanes);
+    products_ = Column<double>::Zero(lanes);
+  }
+
+  // binary_loss's arithmetic on one row's lanes (its scores z, its exponentials from e_ at
+  // `offset`), vectorised across the units. Class indices are compared in Scalar, exact below
+  // 2^24 classes (in float), far beyond what a model with a unit per class can hold.
+  template <bool kWeighted>
+  void loss_lanes(Scalar* z, KernelIndex offset, int label_index, double row_weight) {
+    const Scalar label = static_cast<Scalar>(label_index);
+    const Scalar weight = static_cast<Scalar>(row_weight);
+    const Scalar* e_row = e_.data() + offset;
+    const Scalar* log_row = kWeighted ? logs_.data() + offset : nullptr;
+    const Scalar* positive = positive_.data();
+    Scalar* kept = kept_.data();
+    double* sums = sums_.data();
+    double* products = products_.data();
+    for (KernelIndex u = 0; u < lanes_; ++u) {
+      const Scalar t = positive[u] == label ? Scalar(1) : Scalar(-1);
+      const Scalar margin = t * z[u], e = e_row[u];
+      const Scalar v = Scalar(1) + e, inverse = Scalar(1) / v;
+      kept[u] = e * inverse * inverse * weight;
+      z[u] = -t * (margin >= 0 ? e * inverse : inverse) * weight;
+      const Scalar hinge = margin < 0 ? -margin : Scalar(0);
+      if constexpr (kWeighted) {
+        // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
+        sums[u] += row_weight * static_cast<double>(hinge + (log_row[u] - ((v - Scalar(1)) - e) * inverse));
+      } else {
+        sums[u] += static_cast<double>(hinge);
+        products[u] += static_cast<double>(e) * (1.0 + products[u]);
+      }
+    }
+  }
 
   void close_run() {
     for (KernelIndex u = 0; u < k_; ++u) sums_[u] += __builtin_log1p(products_[u]);
@@ -929,8 +981,12 @@ class TileBinaryLosses {
   BinaryUnits<Scalar> units_;
   const int* labels_;
   const double* weights_;
+  Eigen::Array<KernelIndex, Dynamic, 1> product_units_, kept_units_;
+  Column<Scalar> saved_;  // a row's products of the product units
+  KernelIndex lanes_ = 0;
+  Column<Scalar> positive_;  // per lane, the unit's positive class (-1: none)
+  Column<Scalar> e_, logs_, kept_;
   Column<double> sums_, products_;
-  Column<Scalar> e_, logs_;
   KernelIndex run_ = 0;
 };
 
