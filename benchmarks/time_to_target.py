@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from multilogit._comparison import fitted_objective, iterations_per_problem
 from peak_memory import PeakMemory
@@ -54,7 +55,10 @@ def fit_once(contender, dataset, strategy, *, C, tol, max_iter):
         start = time.perf_counter()
         model.fit(contender.X_fit, dataset.y_train)
         seconds = time.perf_counter() - start
-    objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
+    # One BLAS thread for the measurement: a threaded BLAS call leaves its workers spinning for a
+    # while afterwards, and they would take a core from the next timed fit, whoever's it is.
+    with threadpool_limits(limits=1, user_api="blas"):
+        objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
     iterations = int(iterations_per_problem(model).max())
     return Fit(model, max_iter, seconds, peak.extra_bytes, objective, iterations)
 
