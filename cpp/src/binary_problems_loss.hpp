@@ -300,7 +300,8 @@ class BinaryProblemsLoss {
     for (int member : group.members) {
       const Request& request = *requests[static_cast<size_t>(member)];
       const bool product = request.ask == Ask::HessianProduct;
-      group.positive.push_back(product ? -1 : problems_[static_cast<size_t>(request.problem)].positive);
+      const int positive = problems_[static_cast<size_t>(request.problem)].positive;
+      group.positive.push_back(product ? -1 : positive);
       group.curvature.push_back(product || request.keep_curvature ? curvature_of(request, g)
                                                                   : nullptr);
     }

@@ -107,7 +107,6 @@ class LinearPasses {
     const double* weights;  // theirs, null for all ones
     Scalar* Z;              // count x n_units, row-major: their scores, to transform in place
     double* losses;         // n_losses sums of the slab, to add the chunk's losses to
-    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& scratch;  // the slab's, free to use
     // With Scoring::ByTransform, the chunk's dense rows, which the transform scores itself
     // (Z then holds nothing on entry, and is room for the derivatives), adding
     // [X_chunk 1]^T Z to `sums` for the derivatives Z; else null.
@@ -151,7 +150,7 @@ class LinearPasses {
                                        fit_intercept_ ? slab.partial_b.data() : nullptr,
                                        slab.chunk_grad.data()};
         Chunk chunk{first, count, labels, weights, slab.residuals.data(), slab.losses.data(),
-                    slab.scratch, dense_rows, sums};
+                    dense_rows, sums};
         transform(chunk);
         if (!dense_rows) add_transposed_product(X_chunk, n_units, slab);
       });
@@ -218,7 +217,6 @@ class LinearPasses {
     std::vector<double> weights;
     RowMatrix<Scalar> residuals;  // the chunk's scores, then what the loss makes of them
     RowMatrix<Scalar> chunk_grad;
-    Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> scratch;
   };
 
   struct GramSlab {

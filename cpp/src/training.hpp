@@ -224,7 +224,9 @@ inline LbfgsSettings solver_settings(const TrainOptions& options, Index dimensio
                         : automatic_lbfgs_memory(dimension, traits.history_values);
   if (options.on_iteration || options.should_stop) {
     settings.on_iteration = [&options, problem](int iteration, double value, double norm) {
-      if (options.on_iteration) report_progress(options, IterationInfo{problem, iteration, value, norm});
+      if (options.on_iteration) {
+        report_progress(options, IterationInfo{problem, iteration, value, norm});
+      }
       if (options.should_stop && options.should_stop()) throw Interrupted();
     };
   }

@@ -226,9 +226,13 @@ void expect_direct_results(Index n, Index d, Index k) {
           for (Index u = 0; u < k; ++u) {
             EXPECT_NEAR(losses[u], expected_losses[u], 4 * tolerance * (1.0 + expected_losses[u]));
           }
-          if (R) EXPECT_LT((R->template cast<double>() - expected_R).cwiseAbs().maxCoeff(), score_tolerance);
-          EXPECT_LT((kept.bottomRows(n).template cast<double>() - expected_kept).cwiseAbs().maxCoeff(),
-                    score_tolerance);
+          if (R) {
+            EXPECT_LT((R->template cast<double>() - expected_R).cwiseAbs().maxCoeff(),
+                      score_tolerance);
+          }
+          EXPECT_LT(
+              (kept.bottomRows(n).template cast<double>() - expected_kept).cwiseAbs().maxCoeff(),
+              score_tolerance);
           EXPECT_TRUE((kept.topRows(first).array() == 0).all());
           kept = kept_before;
         };

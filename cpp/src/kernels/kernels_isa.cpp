@@ -963,7 +963,8 @@ class TileBinaryLosses {
       const Scalar hinge = margin < 0 ? -margin : Scalar(0);
       if constexpr (kWeighted) {
         // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-        sums[u] += row_weight * static_cast<double>(hinge + (log_row[u] - ((v - Scalar(1)) - e) * inverse));
+        const Scalar log1p_e = log_row[u] - ((v - Scalar(1)) - e) * inverse;
+        sums[u] += row_weight * static_cast<double>(hinge + log1p_e);
       } else {
         sums[u] += static_cast<double>(hinge);
         products[u] += static_cast<double>(e) * (1.0 + products[u]);
