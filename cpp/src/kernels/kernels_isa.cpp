@@ -780,35 +780,57 @@ double sum_of_log1p(const Scalar* e, KernelIndex size) {
   return sum;
 }
 
+// The binary logistic loss of a score z, with margin m = t z (t = +1 for the positive class,
+// else -1) and e = exp(-|m|): loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in
+// z = -t sigmoid(-m).
+//
+// e, and unless `logs` is null the vectorised log(1 + e), for n scores z.
+template <typename Scalar>
+void margin_exponentials(const Scalar* z, KernelIndex n, Scalar* e, Scalar* logs) {
+  for (KernelIndex j = 0; j < n; ++j) e[j] = z[j] < 0 ? z[j] : -z[j];  // -|z| = -|m|
+  apply<Function::Exp>(e, e, n);
+  if (!logs) return;
+  for (KernelIndex j = 0; j < n; ++j) logs[j] = Scalar(1) + e[j];
+  apply<Function::Log>(logs, logs, n);
+}
+
+// What a score's loss is made of, weighted by `weight`: the derivative, the curvature (second
+// derivative), the hinge max(-m, 0), and log(1 + e) from the vectorised `log_of_1_plus_e`
+// (meaningful only when that was taken).
+template <typename Scalar>
+struct BinaryTerms {
+  Scalar derivative, curvature, hinge, log1p_e;
+};
+
+template <typename Scalar>
+inline BinaryTerms<Scalar> binary_terms(Scalar z, Scalar t, Scalar e, Scalar log_of_1_plus_e,
+                                        Scalar weight) {
+  const Scalar margin = t * z;
+  const Scalar v = Scalar(1) + e, inverse = Scalar(1) / v;  // the one division
+  return {-t * (margin >= 0 ? e * inverse : inverse) * weight,
+          // sigmoid(|z|) sigmoid(-|z|) = (1 / v) (e / v), free of cancellation.
+          e * inverse * inverse * weight,
+          margin < 0 ? -margin : Scalar(0),
+          // To full precision: the correction removes the rounding of 1 + e.
+          log_of_1_plus_e - ((v - Scalar(1)) - e) * inverse};
+}
+
 template <typename Scalar>
 double binary_loss(Scalar* z, KernelIndex rows, const int* labels, int positive_class,
                    const double* weights, Scalar* curvature) {
-  // With margin m = t z (t = +1 for the positive class, else -1) and e = exp(-|m|):
-  // loss = log(1 + exp(-m)) = max(-m, 0) + log(1 + e), derivative in z = -t sigmoid(-m).
   // Unweighted, the log(1 + e) are added up by sum_of_log1p; weighted, each is taken.
   Column<Scalar> e(rows), losses(rows);
-  for (KernelIndex i = 0; i < rows; ++i) e[i] = z[i] < 0 ? z[i] : -z[i];  // -|z| = -|m|
-  apply<Function::Exp>(e.data(), e.data(), rows);
-  if (weights) {
-    for (KernelIndex i = 0; i < rows; ++i) losses[i] = Scalar(1) + e[i];
-    apply<Function::Log>(losses.data(), losses.data(), rows);
-  }
+  margin_exponentials(z, rows, e.data(), weights ? losses.data() : nullptr);
   // Element by element, so that the loop vectorises; each row's loss (or its max(-m, 0) part)
   // goes to `losses` and they are added up below.
   for (KernelIndex i = 0; i < rows; ++i) {
     const Scalar t = labels[i] == positive_class ? Scalar(1) : Scalar(-1);
-    const Scalar margin = t * z[i];
-    const Scalar u = Scalar(1) + e[i], inverse = Scalar(1) / u;  // the one division
-    const Scalar sigmoid_of_minus_margin = margin >= 0 ? e[i] * inverse : inverse;
     const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-    if (curvature) {
-      // sigmoid(|z|) sigmoid(-|z|) = (1 / u) (e / u), free of cancellation.
-      curvature[i] = e[i] * inverse * inverse * weight;
-    }
-    z[i] = -t * sigmoid_of_minus_margin * weight;
-    const Scalar hinge = margin < 0 ? -margin : Scalar(0);
-    // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-    losses[i] = weights ? hinge + (losses[i] - ((u - Scalar(1)) - e[i]) * inverse) : hinge;
+    const BinaryTerms<Scalar> terms =
+        binary_terms(z[i], t, e[i], weights ? losses[i] : Scalar(1), weight);
+    if (curvature) curvature[i] = terms.curvature;
+    z[i] = terms.derivative;
+    losses[i] = weights ? terms.hinge + terms.log1p_e : terms.hinge;
   }
   const double loss = weighted_sum(losses.data(), weights, rows);
   return weights ? loss : loss + sum_of_log1p(e.data(), rows);
@@ -888,13 +910,7 @@ class TileBinaryLosses {
   // curvature products.
   void operator()(KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
     if (lanes_ != stride) set_lanes(stride);
-    const KernelIndex n = rows * stride;
-    for (KernelIndex j = 0; j < n; ++j) e_[j] = z[j] < 0 ? z[j] : -z[j];  // -|z| = -|m|
-    apply<Function::Exp>(e_.data(), e_.data(), n);
-    if (weights_) {
-      for (KernelIndex j = 0; j < n; ++j) logs_[j] = Scalar(1) + e_[j];
-      apply<Function::Log>(logs_.data(), logs_.data(), n);
-    }
+    margin_exponentials(z, rows * stride, e_.data(), weights_ ? logs_.data() : nullptr);
     for (int r = 0; r < rows; ++r) {
       const KernelIndex i = first + r, row = units_.first + i;
       Scalar* zr = z + r * stride;
@@ -941,7 +957,7 @@ class TileBinaryLosses {
     products_ = Column<double>::Zero(lanes);
   }
 
-  // binary_loss's arithmetic on one row's lanes (its scores z, its exponentials from e_ at
+  // binary_terms on one row's lanes (its scores z, its exponentials from e_ at
   // `offset`), vectorised across the units. Class indices are compared in Scalar, exact below
   // 2^24 classes (in float), far beyond what a model with a unit per class can hold.
   template <bool kWeighted>
@@ -956,18 +972,15 @@ class TileBinaryLosses {
     double* products = products_.data();
     for (KernelIndex u = 0; u < lanes_; ++u) {
       const Scalar t = positive[u] == label ? Scalar(1) : Scalar(-1);
-      const Scalar margin = t * z[u], e = e_row[u];
-      const Scalar v = Scalar(1) + e, inverse = Scalar(1) / v;
-      kept[u] = e * inverse * inverse * weight;
-      z[u] = -t * (margin >= 0 ? e * inverse : inverse) * weight;
-      const Scalar hinge = margin < 0 ? -margin : Scalar(0);
+      const BinaryTerms<Scalar> terms =
+          binary_terms(z[u], t, e_row[u], kWeighted ? log_row[u] : Scalar(1), weight);
+      kept[u] = terms.curvature;
+      z[u] = terms.derivative;
       if constexpr (kWeighted) {
-        // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-        const Scalar log1p_e = log_row[u] - ((v - Scalar(1)) - e) * inverse;
-        sums[u] += row_weight * static_cast<double>(hinge + log1p_e);
+        sums[u] += row_weight * static_cast<double>(terms.hinge + terms.log1p_e);
       } else {
-        sums[u] += static_cast<double>(hinge);
-        products[u] += static_cast<double>(e) * (1.0 + products[u]);
+        sums[u] += static_cast<double>(terms.hinge);
+        products[u] += static_cast<double>(e_row[u]) * (1.0 + products[u]);
       }
     }
   }
