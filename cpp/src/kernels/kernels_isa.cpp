@@ -951,15 +951,18 @@ class TileBinaryLosses {
     e_.resize(kMaxTileRows * lanes);
     if (weights_) logs_.resize(kMaxTileRows * lanes);
     kept_.resize(lanes);
+    row_losses_.resize(lanes);
     positive_ = Column<Scalar>::Constant(lanes, Scalar(-1));
     for (KernelIndex u = 0; u < k_; ++u) positive_[u] = static_cast<Scalar>(units_.positive[u]);
     sums_ = Column<double>::Zero(lanes);
     products_ = Column<double>::Zero(lanes);
   }
 
-  // binary_terms on one row's lanes (its scores z, its exponentials from e_ at
-  // `offset`), vectorised across the units. Class indices are compared in Scalar, exact below
-  // 2^24 classes (in float), far beyond what a model with a unit per class can hold.
+  // binary_terms on one row's lanes (its scores z, its exponentials from e_ at `offset`),
+  // vectorised across the units, then each lane's loss added to its sum in double. Two loops,
+  // so that the first runs in packets of Scalar: the compiler does not vectorise the terms
+  // together with the sums in double. Class indices are compared in Scalar, exact below 2^24
+  // classes (in float), far beyond what a model with a unit per class can hold.
   template <bool kWeighted>
   void loss_lanes(Scalar* z, KernelIndex offset, int label_index, double row_weight) {
     const Scalar label = static_cast<Scalar>(label_index);
@@ -968,18 +971,24 @@ class TileBinaryLosses {
     const Scalar* log_row = kWeighted ? logs_.data() + offset : nullptr;
     const Scalar* positive = positive_.data();
     Scalar* kept = kept_.data();
-    double* sums = sums_.data();
-    double* products = products_.data();
+    Scalar* row_losses = row_losses_.data();
     for (KernelIndex u = 0; u < lanes_; ++u) {
       const Scalar t = positive[u] == label ? Scalar(1) : Scalar(-1);
       const BinaryTerms<Scalar> terms =
           binary_terms(z[u], t, e_row[u], kWeighted ? log_row[u] : Scalar(1), weight);
       kept[u] = terms.curvature;
       z[u] = terms.derivative;
-      if constexpr (kWeighted) {
-        sums[u] += row_weight * static_cast<double>(terms.hinge + terms.log1p_e);
-      } else {
-        sums[u] += static_cast<double>(terms.hinge);
+      row_losses[u] = kWeighted ? terms.hinge + terms.log1p_e : terms.hinge;
+    }
+    double* sums = sums_.data();
+    if constexpr (kWeighted) {
+      for (KernelIndex u = 0; u < lanes_; ++u) {
+        sums[u] += row_weight * static_cast<double>(row_losses[u]);
+      }
+    } else {
+      double* products = products_.data();
+      for (KernelIndex u = 0; u < lanes_; ++u) {
+        sums[u] += static_cast<double>(row_losses[u]);
         products[u] += static_cast<double>(e_row[u]) * (1.0 + products[u]);
       }
     }
@@ -1000,6 +1009,7 @@ class TileBinaryLosses {
   KernelIndex lanes_ = 0;
   Column<Scalar> positive_;  // per lane, the unit's positive class (-1: none)
   Column<Scalar> e_, logs_, kept_;
+  Column<Scalar> row_losses_;  // a row's losses per lane (unweighted: the hinges only)
   Column<double> sums_, products_;
   KernelIndex run_ = 0;
 };
