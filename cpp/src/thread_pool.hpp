@@ -5,6 +5,8 @@
 // rather than OpenMP: OpenMP runtimes from different wheels clash inside one Python process.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -43,23 +45,52 @@ class ThreadPool {
       for (Eigen::Index i = 0; i < n_tasks; ++i) task(i);
       return;
     }
+    task_ = &task;
+    n_tasks_ = n_tasks;
+    error_ = nullptr;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
     {
+      // Under the lock: a worker about to sleep either sees the new generation or is woken.
       std::lock_guard<std::mutex> lock(mutex_);
-      task_ = &task;
-      n_tasks_ = n_tasks;
-      pending_ = n_threads_ - 1;
-      error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_share(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  // Waking a sleeping thread takes 50-100 us on a busy or virtualised machine, as long as a
+  // whole pass over a small data set, and the solvers call run() once or twice per iteration.
+  // So a thread waits this long by polling before it sleeps.
+  static constexpr std::chrono::microseconds kSpin{100};
+
+  // Polls ready() for up to kSpin; whether it became true.
+  template <class Ready>
+  static bool spin_until(Ready&& ready) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        pause();
+      }
+      if (std::chrono::steady_clock::now() > deadline) return ready();
+    }
+  }
+
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
   void run_share(int thread) {
     try {
       for (Eigen::Index i = thread; i < n_tasks_; i += n_threads_) (*task_)(i);
@@ -72,18 +103,21 @@ class ThreadPool {
   void work(int thread) {
     unsigned long seen = 0;
     for (;;) {
-      {
+      const auto started = [&] {
+        return generation_.load(std::memory_order_acquire) != seen;
+      };
+      if (!spin_until(started)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stopping_ || started(); });
         if (stopping_) return;
-        seen = generation_;
       }
+      seen = generation_.load(std::memory_order_acquire);
       run_share(thread);
-      {
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // The lock orders this notification after a waiting run() has checked pending_.
         std::lock_guard<std::mutex> lock(mutex_);
-        --pending_;
+        done_.notify_one();
       }
-      done_.notify_one();
     }
   }
 
@@ -92,12 +126,13 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  // Set by run() before the generation moves on, read by the workers after they see it move.
   const std::function<void(Eigen::Index)>* task_ = nullptr;
   Eigen::Index n_tasks_ = 0;
-  int pending_ = 0;
-  unsigned long generation_ = 0;
-  bool stopping_ = false;
   std::exception_ptr error_;
+  std::atomic<unsigned long> generation_{0};
+  std::atomic<int> pending_{0};
+  bool stopping_ = false;  // under mutex_
 };
 
 }  // namespace multilogit::detail
