@@ -24,6 +24,10 @@ from peak_memory import PeakMemory
 STEP = 1.1  # grid ratio of max_iter: the reported cap is at most 10% above the first that works
 START_FRACTION = 0.4  # the walk starts at this share of the reference fit's iterations
 REPEAT_BUDGET_SECONDS = 20.0  # repeats stop once the fits at one setting took this long in all
+# Pause before each timed fit: the idle worker threads of the library that ran last (OpenBLAS's,
+# scikit-learn-intelex's) keep spinning for up to about 0.2 s after its call and take a core
+# from whichever fit comes next.
+SETTLE_SECONDS = 0.25
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Fit:
 def fit_once(contender, dataset, strategy, *, C, tol, max_iter):
     """One timed fit, with its extra peak memory and its objective on the float64 data."""
     model = contender.make(tol, max_iter)
+    time.sleep(SETTLE_SECONDS)
     # Capped fits stop short on purpose. The filter also reaches scikit-learn's joblib workers.
     with warnings.catch_warnings(), PeakMemory() as peak:
         warnings.simplefilter("ignore", ConvergenceWarning)
