@@ -45,6 +45,7 @@ class ThreadPool {
       for (Eigen::Index i = 0; i < n_tasks; ++i) task(i);
       return;
     }
+    const auto start = std::chrono::steady_clock::now();
     task_ = &task;
     n_tasks_ = n_tasks;
     error_ = nullptr;
@@ -56,22 +57,27 @@ class ThreadPool {
     }
     wake_.notify_all();
     run_share(0);
-    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    const auto finished = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+    if (!(poll_.load(std::memory_order_relaxed) && spin_until(finished))) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+      done_.wait(lock, finished);
     }
     task_ = nullptr;
+    poll_.store(std::chrono::steady_clock::now() - start < kPollBelow, std::memory_order_relaxed);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
   // Waking a sleeping thread takes 50-100 us on a busy or virtualised machine, as long as a
   // whole pass over a small data set, and the solvers call run() once or twice per iteration.
-  // So a thread polls this long before it sleeps. It yields between polls, which leaves its core
-  // to any other thread that can run: spinning on the processor's pause instruction instead was
-  // as fast in fits run back to back, but 2-4x slower in small fits after the machine had been
-  // idle for a moment.
+  // So after a run shorter than kPollBelow, threads poll for up to kSpin before they sleep.
+  // After longer runs they do not: a polling thread slowed the softmax passes over the 100000 x
+  // 100 benchmark set (about 11 ms each) by 15-25%. A polling thread yields between polls, which
+  // leaves its core to any other thread that can run: spinning on the processor's pause
+  // instruction instead was as fast in fits run back to back, but 2-4x slower in small fits
+  // after the machine had been idle for a moment.
   static constexpr std::chrono::microseconds kSpin{100};
+  static constexpr std::chrono::microseconds kPollBelow{2000};
 
   // Polls ready() for up to kSpin; whether it became true.
   template <class Ready>
@@ -99,7 +105,7 @@ class ThreadPool {
       const auto started = [&] {
         return generation_.load(std::memory_order_acquire) != seen;
       };
-      if (!spin_until(started)) {
+      if (!(poll_.load(std::memory_order_relaxed) && spin_until(started))) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || started(); });
         if (stopping_) return;
@@ -125,6 +131,7 @@ class ThreadPool {
   std::exception_ptr error_;
   std::atomic<unsigned long> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<bool> poll_{true};  // whether the last run was short enough to poll after
   bool stopping_ = false;  // under mutex_
 };
 
