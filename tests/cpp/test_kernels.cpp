@@ -343,6 +343,62 @@ TYPED_TEST(KernelsOf, SigmoidToTheLastBits) {
   }
 }
 
+TYPED_TEST(KernelsOf, ExponentialsOverTheWholeRange) {
+  // Every build's exponentials, through the softmax of rows of 17 units: 0, x in one unit (each
+  // unit in turn, so that every lane of the packets takes it) and -1e30 in the others, whose
+  // exponentials are 0. The probability of x's unit is e^x / (1 + e^x), checked against std::exp
+  // in double: to the last bits down to where e^x nears the smallest normal number (e^-708, float
+  // e^-86.5), and 0 or a normal number below, never a subnormal one. Row after row (softmax) and
+  // in score tiles (softmax_scores of X = 1, W = the row), which 17 units take in every build.
+  using Scalar = TypeParam;
+  const double tolerance = 4 * std::numeric_limits<Scalar>::epsilon();
+  const double lowest = std::is_same_v<Scalar, float> ? -86.5 : -708.0;
+  const Index k = 17;
+  std::vector<Scalar> xs;
+  for (Index i = 0; i <= 3000; ++i) xs.push_back(static_cast<Scalar>(1.1 * lowest * i / 3000.0));
+  for (double x : {-1e4, -1e30}) xs.push_back(static_cast<Scalar>(x));
+  const Index n = static_cast<Index>(xs.size());
+  const auto unit_of = [&](Index i) { return 1 + i % (k - 1); };
+  RowMatrix<Scalar> rows = RowMatrix<Scalar>::Constant(n, k, Scalar(-1e30));
+  for (Index i = 0; i < n; ++i) {
+    rows(i, 0) = Scalar(0);
+    rows(i, unit_of(i)) = xs[i];
+  }
+  const Scalar one(1);
+  for (const auto* kernels : runnable_kernels<Scalar>()) {
+    SCOPED_TRACE(kernels->instruction_set);
+    RowMatrix<Scalar> row_by_row = rows;
+    kernels->softmax(row_by_row.data(), n, k);
+    for (Index i = 0; i < n; ++i) {
+      const Scalar x = xs[i];
+      RowMatrix<Scalar> tiled(1, k);
+      kernels->softmax_scores(detail::DenseBlock<Scalar>{&one, 1, 1, 1, true}, rows.row(i).data(),
+                              nullptr, k, tiled.data());
+      const double e = std::exp(static_cast<double>(x)), expected = e / (1.0 + e);
+      for (const auto& p : {row_by_row.row(i), tiled.row(0)}) {
+        for (Index u = 1; u < k; ++u) {
+          if (u != unit_of(i)) {
+            ASSERT_EQ(p[u], Scalar(0));
+          } else if (x >= lowest) {
+            ASSERT_NEAR(p[u], expected, tolerance * expected) << "x = " << x << ", unit " << u;
+          } else {
+            ASSERT_TRUE(p[u] == 0 || (p[u] >= std::numeric_limits<Scalar>::min() &&
+                                      p[u] <= 2 * expected))
+                << "x = " << x << ", p = " << p[u];
+          }
+        }
+      }
+    }
+    // -inf gives 0 and NaN stays NaN.
+    Scalar special[4] = {Scalar(0), -std::numeric_limits<Scalar>::infinity(), Scalar(0),
+                         std::numeric_limits<Scalar>::quiet_NaN()};
+    kernels->softmax(special, 2, 2);
+    EXPECT_EQ(special[0], one);
+    EXPECT_EQ(special[1], Scalar(0));
+    EXPECT_TRUE(std::isnan(special[3]));
+  }
+}
+
 TYPED_TEST(KernelsOf, AllFiniteFindsEveryNonFiniteValue) {
   using Scalar = TypeParam;
   using Limits = std::numeric_limits<Scalar>;

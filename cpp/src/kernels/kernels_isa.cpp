@@ -532,24 +532,115 @@ void add_transposed_product(const DenseBlock<Scalar>& block, const Scalar* R, Ke
   }
 }
 
-// out[i] = f(in[i]) for the vectorised exp or log (in and out may be the same). The values go
-// through an aligned, padded tile so that every one takes the same vectorised path: with Eigen
-// working on the buffer in place, the values before its first aligned address would take the
-// scalar path, and the results would depend on where the buffer lies in memory.
+// e^x in packets for the arguments the kernels take, x <= 0 (z - max z, -|m|). Eigen's pexp
+// serves the whole range, with a rational function (a division) and a scaling by 2^n in four
+// multiplications; on this range a polynomial and an integer addition do. x = n ln 2 + r with
+// |r| <= ln(2) / 2, e^r = 1 + r + r^2 q(r), and 2^n added to the exponent bits of e^r. q is a
+// weighted least-squares fit of (e^r - 1 - r) / r^2 at Chebyshev nodes, within 0.6 ulp of e^r
+// in its own rounding. Below `kLowest` e^x nears the smallest normal number, and the result is
+// 0 instead: a subnormal one would cost some CPUs a hundred cycles per operation. -inf gives 0
+// and NaN stays NaN. Instruction sets without the integer packet operations take Eigen's pexp.
+
+template <typename Scalar>
+struct ExpConstants;
+template <>
+struct ExpConstants<double> {
+  static constexpr double kLowest = -708.0;   // e^x normal for x >= -708.39
+  static constexpr double kRound = 0x1.8p52;  // x + kRound rounds x to an integer in its low bits
+  static constexpr double kLog2e = 1.4426950408889634;
+  // ln 2 = kLn2High + kLn2Low, kLn2High short enough that n kLn2High is exact.
+  static constexpr double kLn2High = 0.693145751953125, kLn2Low = 1.42860682030941723212e-6;
+  static constexpr int kMantissaBits = 52;
+  static constexpr double kQ[] = {0.50000000000000131059,  0.16666666666666476885,
+                                  0.041666666666512748724, 0.0083333333334542762535,
+                                  0.0013888888947707191942, 0.00019841269592707809427,
+                                  2.4801489198298872013e-5, 2.7557509562993776186e-6,
+                                  2.7631561530939359718e-7, 2.5024468863997297837e-8};
+};
+template <>
+struct ExpConstants<float> {
+  static constexpr float kLowest = -86.5f;  // e^x normal for x >= -87.33; n >= -125 from here
+  static constexpr float kRound = 0x1.8p23f;
+  static constexpr float kLog2e = 1.44269504f;
+  static constexpr float kLn2High = 0.693359375f, kLn2Low = -2.12194440e-4f;
+  static constexpr int kMantissaBits = 23;
+  static constexpr float kQ[] = {0.4999998839479986061f, 0.16666516708312464296f,
+                                 0.041669566286746644898f, 0.0083691264899523089503f,
+                                 0.0013750644371457242078f};
+};
+
+// ExponentBits<Packet>::scale(p, t) = p 2^n for a positive normal p and a normal result, with the
+// integer n in the low bits of t's lanes: n shifted into the exponent field and added to p's bits.
+template <typename Packet>
+struct ExponentBits {
+  static constexpr bool kAvailable = false;
+};
+#define MULTILOGIT_EXPONENT_BITS(Packet, cast_in, cast_out, add, shift, bits)      \
+  template <>                                                                     \
+  struct ExponentBits<Eigen::internal::Packet> {                                  \
+    static constexpr bool kAvailable = true;                                      \
+    static Eigen::internal::Packet scale(Eigen::internal::Packet p,               \
+                                         Eigen::internal::Packet t) {             \
+      return cast_out(add(cast_in(p), shift(cast_in(t), bits)));                  \
+    }                                                                             \
+  };
+#if defined(__SSE2__)
+MULTILOGIT_EXPONENT_BITS(Packet2d, _mm_castpd_si128, _mm_castsi128_pd, _mm_add_epi64, _mm_slli_epi64, 52)
+MULTILOGIT_EXPONENT_BITS(Packet4f, _mm_castps_si128, _mm_castsi128_ps, _mm_add_epi32, _mm_slli_epi32, 23)
+#endif
+#if defined(__AVX2__)
+MULTILOGIT_EXPONENT_BITS(Packet4d, _mm256_castpd_si256, _mm256_castsi256_pd, _mm256_add_epi64, _mm256_slli_epi64, 52)
+MULTILOGIT_EXPONENT_BITS(Packet8f, _mm256_castps_si256, _mm256_castsi256_ps, _mm256_add_epi32, _mm256_slli_epi32, 23)
+#endif
+#if defined(__AVX512F__)
+MULTILOGIT_EXPONENT_BITS(Packet8d, _mm512_castpd_si512, _mm512_castsi512_pd, _mm512_add_epi64, _mm512_slli_epi64, 52)
+MULTILOGIT_EXPONENT_BITS(Packet16f, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_add_epi32, _mm512_slli_epi32, 23)
+#endif
+#undef MULTILOGIT_EXPONENT_BITS
+
+template <typename Packet>
+Packet exp_nonpositive(const Packet& x) {
+  using namespace Eigen::internal;
+  if constexpr (!ExponentBits<Packet>::kAvailable) {
+    return pexp(x);
+  } else {
+    using C = ExpConstants<typename unpacket_traits<Packet>::type>;
+    const Packet round = pset1<Packet>(C::kRound);
+    const Packet t = pmadd(x, pset1<Packet>(C::kLog2e), round);  // n in its low bits
+    const Packet n = psub(t, round);
+    Packet r = pmadd(n, pset1<Packet>(-C::kLn2High), x);
+    r = pmadd(n, pset1<Packet>(-C::kLn2Low), r);
+    constexpr int kLast = int(sizeof C::kQ / sizeof C::kQ[0]) - 1;
+    Packet q = pset1<Packet>(C::kQ[kLast]);
+    for (int j = kLast - 1; j >= 0; --j) q = pmadd(q, r, pset1<Packet>(C::kQ[j]));
+    const Packet e_r = padd(pmadd(pmul(r, r), q, r), pset1<Packet>(1));
+    const Packet e_x = ExponentBits<Packet>::scale(e_r, t);
+    const Packet kept = pselect(pcmp_lt(x, pset1<Packet>(C::kLowest)), pzero(x), e_x);
+    return pselect(pcmp_eq(x, x), kept, x);  // x != x: NaN
+  }
+}
+
+// out[i] = f(in[i]) for the vectorised exp (of in[i] <= 0) or log (in and out may be the same).
+// The values go through an aligned, padded tile so that every one takes the same vectorised
+// path: with Eigen working on the buffer in place, the values before its first aligned address
+// would take the scalar path, and the results would depend on where the buffer lies in memory.
 enum class Function { Exp, Log };
 template <Function f, typename Scalar>
 void apply(const Scalar* in, Scalar* out, KernelIndex size) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   constexpr KernelIndex kTile = 256;  // a multiple of every packet size
   alignas(64) Scalar tile[kTile];
   for (KernelIndex start = 0; start < size; start += kTile) {
     const KernelIndex n = size - start < kTile ? size - start : kTile;
     const KernelIndex padded = (n + 15) / 16 * 16;
     for (KernelIndex j = 0; j < n; ++j) tile[j] = in[start + j];
-    for (KernelIndex j = n; j < padded; ++j) tile[j] = Scalar(1);
-    Eigen::Map<Column<Scalar>, Eigen::Aligned64> values(tile, padded);
+    for (KernelIndex j = n; j < padded; ++j) tile[j] = Scalar(f == Function::Exp ? 0 : 1);
     if constexpr (f == Function::Exp) {
-      values = values.exp();
+      for (KernelIndex j = 0; j < padded; j += packet_size<Packet>) {
+        Eigen::internal::pstore(tile + j, exp_nonpositive(Eigen::internal::pload<Packet>(tile + j)));
+      }
     } else {
+      Eigen::Map<Column<Scalar>, Eigen::Aligned64> values(tile, padded);
       values = values.log();
     }
     for (KernelIndex j = 0; j < n; ++j) out[start + j] = tile[j];
@@ -640,10 +731,10 @@ class TileSoftmax {
     for (int r = 0; r < rows; ++r) {
       Scalar* row = z + r * stride;
       const Packet shift = pset1<Packet>(maxima[r]);
-      Packet total = pand(pexp(psub(pload<Packet>(row + last_), shift)), in_last_);
+      Packet total = pand(exp_nonpositive(psub(pload<Packet>(row + last_), shift)), in_last_);
       pstore(row + last_, total);
       for (KernelIndex p = 0; p < last_; p += kWidth) {
-        const Packet e = pexp(psub(pload<Packet>(row + p), shift));
+        const Packet e = exp_nonpositive(psub(pload<Packet>(row + p), shift));
         pstore(row + p, e);
         total = padd(total, e);
       }
@@ -1129,12 +1220,20 @@ bool all_finite(const DenseBlock<Scalar>& X) {
   return true;
 }
 
+// From e = exp(-|z|), which never overflows: 1 / (1 + e) for z >= 0, e / (1 + e) below.
 template <typename Scalar>
 void sigmoid(Scalar* z, KernelIndex size) {
-  for (KernelIndex i = 0; i < size; ++i) z[i] = -z[i];
-  // exp(-z) overflows to infinity for very negative z, which gives the right limit 0.
-  apply<Function::Exp>(z, z, size);
-  for (KernelIndex i = 0; i < size; ++i) z[i] = Scalar(1) / (Scalar(1) + z[i]);
+  constexpr KernelIndex kChunk = 256;
+  Scalar e[kChunk];
+  for (KernelIndex start = 0; start < size; start += kChunk) {
+    const KernelIndex n = size - start < kChunk ? size - start : kChunk;
+    Scalar* values = z + start;
+    for (KernelIndex j = 0; j < n; ++j) e[j] = values[j] < 0 ? values[j] : -values[j];
+    apply<Function::Exp>(e, e, n);
+    for (KernelIndex j = 0; j < n; ++j) {
+      values[j] = (values[j] >= 0 ? Scalar(1) : e[j]) / (Scalar(1) + e[j]);
+    }
+  }
 }
 
 }  // namespace
