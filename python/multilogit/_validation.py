@@ -193,7 +193,11 @@ def non_finite_named(estimator, X):
 def encode_labels(y):
     """Return ``(classes, indices)``: the sorted unique labels and, for each sample, the int32
     index of its label in ``classes``. At least two classes are required."""
-    check_classification_targets(y)
+    # A 1-D array of integers or booleans always holds classes; scikit-learn's check of the
+    # target type (which rejects continuous and multi-output targets) would take longer than
+    # a small fit.
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biu"):
+        check_classification_targets(y)
     classes, indices = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(
