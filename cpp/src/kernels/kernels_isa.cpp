@@ -620,31 +620,35 @@ Packet exp_nonpositive(const Packet& x) {
   }
 }
 
-// out[i] = f(in[i]) for the vectorised exp (of in[i] <= 0) or log (in and out may be the same).
-// The values go through an aligned, padded tile so that every one takes the same vectorised
-// path: with Eigen working on the buffer in place, the values before its first aligned address
-// would take the scalar path, and the results would depend on where the buffer lies in memory.
+// out[i] = f(in[i]) for the vectorised exp (of in[i] <= 0) or log (in and out may be the same),
+// a packet at a time and the last few values in a padded packet. Each lane's result depends on
+// that lane alone, so every value comes out the same wherever the buffers lie in memory.
 enum class Function { Exp, Log };
+template <Function f, typename Packet>
+Packet apply_to_packet(const Packet& x) {
+  if constexpr (f == Function::Exp) {
+    return exp_nonpositive(x);
+  } else {
+    return Eigen::internal::plog(x);
+  }
+}
+
 template <Function f, typename Scalar>
 void apply(const Scalar* in, Scalar* out, KernelIndex size) {
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  constexpr KernelIndex kTile = 256;  // a multiple of every packet size
-  alignas(64) Scalar tile[kTile];
-  for (KernelIndex start = 0; start < size; start += kTile) {
-    const KernelIndex n = size - start < kTile ? size - start : kTile;
-    const KernelIndex padded = (n + 15) / 16 * 16;
-    for (KernelIndex j = 0; j < n; ++j) tile[j] = in[start + j];
-    for (KernelIndex j = n; j < padded; ++j) tile[j] = Scalar(f == Function::Exp ? 0 : 1);
-    if constexpr (f == Function::Exp) {
-      for (KernelIndex j = 0; j < padded; j += packet_size<Packet>) {
-        Eigen::internal::pstore(tile + j, exp_nonpositive(Eigen::internal::pload<Packet>(tile + j)));
-      }
-    } else {
-      Eigen::Map<Column<Scalar>, Eigen::Aligned64> values(tile, padded);
-      values = values.log();
-    }
-    for (KernelIndex j = 0; j < n; ++j) out[start + j] = tile[j];
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  const KernelIndex whole = size / kWidth * kWidth;
+  for (KernelIndex j = 0; j < whole; j += kWidth) {
+    pstoreu(out + j, apply_to_packet<f>(ploadu<Packet>(in + j)));
   }
+  if (whole == size) return;
+  Scalar last[kWidth];
+  for (KernelIndex j = 0; j < kWidth; ++j) {
+    last[j] = whole + j < size ? in[whole + j] : Scalar(f == Function::Exp ? 0 : 1);
+  }
+  pstoreu(last, apply_to_packet<f>(ploadu<Packet>(last)));
+  for (KernelIndex j = whole; j < size; ++j) out[j] = last[j - whole];
 }
 
 // Row-wise loops below are plain sequential code, which the compiler does not reorder, so
