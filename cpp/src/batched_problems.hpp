@@ -1,14 +1,14 @@
 // Problems whose solvers advance together, so that one pass over X serves all of them.
 //
 // Each problem's solver runs unchanged on a thread of its own, against a BatchedObjective: its
-// evaluate, hessian_product and hessian calls post a request and wait. Once every problem still
-// running has a request waiting, the coordinating thread (the one that called run()) serves the
-// waiting requests with a single call of the batch loss, one pass over X for all of them, and
-// lets their solvers go on. Evaluations and Hessian-vector products share passes, so problems
-// whose solvers are at different stages (a line search here, conjugate gradient steps there)
-// still advance together; Hessians, which take a pass of another kind, wait until nothing else
-// does. Problems that have stopped drop out of later passes, and the next problems take their
-// slots.
+// evaluate, hessian_product, precondition and hessian calls post a request and wait. Once every
+// problem still running has a request waiting, the coordinating thread (the one that called
+// run()) serves the waiting requests with a single call of the batch loss, one pass over X for
+// all of them, and lets their solvers go on. Evaluations and Hessian-vector products share
+// passes, so problems whose solvers are at different stages (a line search here, conjugate
+// gradient steps there) still advance together; Hessians and their diagonals, which take passes
+// of other kinds, wait until nothing of an earlier kind does. Problems that have stopped drop
+// out of later passes, and the next problems take their slots.
 //
 // Which requests share a pass follows from the solvers' own sequences of requests, never from
 // thread timing, so results are as deterministic as the batch loss. Threads: one per slot
@@ -16,9 +16,10 @@
 // code at any moment; the passes themselves are threaded by the batch loss.
 //
 // The batch loss provides a Request type (ask, slot, problem, keep_curvature, input, vector_out,
-// matrix_out, value) and its Ask (Evaluate, HessianProduct, Hessian); serve(requests), which
-// serves evaluations and Hessian-vector products together and Hessians apart; and dimension(),
-// relative_precision() and l1_penalty(problem) of one problem.
+// matrix_out, value) and its Ask (Evaluate, HessianProduct, HessianDiagonal, Hessian);
+// pass_kind(ask) < kPassKinds, the kind of pass that serves an ask; serve(requests), which
+// serves requests of one kind together; and dimension(), relative_precision() and
+// l1_penalty(problem) of one problem.
 #pragma once
 
 #include <algorithm>
@@ -56,6 +57,7 @@ class BatchedProblems {
     void keep_curvature(bool keep) { keep_curvature_ = keep; }
 
     double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
+      diagonal_is_current_ = false;
       return batch_.request(slot_, Ask::Evaluate, keep_curvature_, &w, &gradient, nullptr);
     }
     void hessian_product(const Eigen::VectorXd& v, Eigen::VectorXd& product) override {
@@ -64,12 +66,24 @@ class BatchedProblems {
     void hessian(Eigen::MatrixXd& hessian) override {
       batch_.request(slot_, Ask::Hessian, keep_curvature_, nullptr, nullptr, &hessian);
     }
+    // Jacobi preconditioning, as LinearLoss's: the diagonal is asked for once per point.
+    void precondition(const Eigen::VectorXd& residual, Eigen::VectorXd& preconditioned) override {
+      if (!diagonal_is_current_) {
+        hessian_diagonal_.resize(dimension());
+        batch_.request(slot_, Ask::HessianDiagonal, keep_curvature_, nullptr, &hessian_diagonal_,
+                       nullptr);
+        diagonal_is_current_ = true;
+      }
+      preconditioned = residual.cwiseQuotient(hessian_diagonal_);
+    }
 
    private:
     BatchedProblems& batch_;
     int slot_;
     int problem_;
     bool keep_curvature_ = false;
+    Eigen::VectorXd hessian_diagonal_;  // at the last evaluated point when diagonal_is_current_
+    bool diagonal_is_current_ = false;
   };
 
   // should_stop (may be empty) is polled by run()'s thread after every pass; true abandons the
@@ -268,14 +282,14 @@ class BatchedProblems {
     }
   }
 
-  // The waiting requests for evaluations and Hessian-vector products or, if there are none, for
-  // Hessians, in slot order; false when nothing waits.
+  // The waiting requests of the first pass kind that has any (evaluations and Hessian-vector
+  // products, then diagonals, then Hessians), in slot order; false when nothing waits.
   bool collect_pass(std::vector<Request*>& batch) const {
-    for (bool hessians : {false, true}) {
+    for (int kind = 0; kind < BatchLoss::kPassKinds; ++kind) {
       batch.clear();
       for (int s = 0; s < n_slots_; ++s) {
         const Request& request = slots_[s].request;
-        if (slots_[s].state == State::Waiting && (request.ask == Ask::Hessian) == hessians) {
+        if (slots_[s].state == State::Waiting && BatchLoss::pass_kind(request.ask) == kind) {
           batch.push_back(&slots_[s].request);
         }
       }

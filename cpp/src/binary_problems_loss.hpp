@@ -64,10 +64,18 @@ class BinaryProblemsLoss {
   // What a request asks for. Second derivatives are taken at the problem's last evaluated point,
   // which must have kept the curvature.
   enum class Ask {
-    Evaluate,        // f and its gradient
-    HessianProduct,  // H v
-    Hessian,         // H
+    Evaluate,         // f and its gradient
+    HessianProduct,   // H v
+    HessianDiagonal,  // diag(H), floored as a preconditioner (floor_jacobi_diagonal)
+    Hessian,          // H
   };
+
+  // Requests served by the same kind of pass: evaluations and Hessian-vector products share
+  // product passes; diagonals and Hessians each take passes of their own.
+  static int pass_kind(Ask ask) {
+    return ask == Ask::Hessian ? 2 : ask == Ask::HessianDiagonal ? 1 : 0;
+  }
+  static constexpr int kPassKinds = 3;
 
   // One problem's part in a call: what it asks for and where the answers go.
   struct Request {
@@ -76,7 +84,8 @@ class BinaryProblemsLoss {
     int problem = 0;              // its index in the problem list
     bool keep_curvature = false;  // Evaluate: keep what its second derivatives need
     const Eigen::VectorXd* input = nullptr;  // Evaluate: the point; HessianProduct: v
-    Eigen::VectorXd* vector_out = nullptr;   // Evaluate: the gradient; HessianProduct: H v
+    // Evaluate: the gradient; HessianProduct: H v; HessianDiagonal: diag(H)
+    Eigen::VectorXd* vector_out = nullptr;
     Eigen::MatrixXd* matrix_out = nullptr;   // Hessian: H
     double value = 0.0;                      // Evaluate: f at the point
   };
@@ -129,15 +138,15 @@ class BinaryProblemsLoss {
 
   double relative_precision() const { return std::numeric_limits<Scalar>::epsilon(); }
 
-  // Serves every request: evaluations and Hessian-vector products, in any mix, with one product
-  // pass over each group they use; Hessians, which are never mixed with the others, with one
-  // Gram pass over each.
+  // Serves every request, all of one pass_kind: evaluations and Hessian-vector products, in any
+  // mix, with one product pass over each group they use; Hessians' diagonals with one pass of
+  // squared values over each; Hessians with one Gram pass over each.
   void serve(const std::vector<Request*>& requests) {
     if (requests.empty()) return;
-    const bool hessians = requests.front()->ask == Ask::Hessian;
+    const int kind = pass_kind(requests.front()->ask);
     for (const Request* request : requests) {
-      if ((request->ask == Ask::Hessian) != hessians) {
-        throw std::logic_error("Hessians are served apart from other requests");
+      if (pass_kind(request->ask) != kind) {
+        throw std::logic_error("requests of different kinds of passes served together");
       }
       if (request->ask != Ask::Evaluate &&
           (!request->keep_curvature ||
@@ -145,8 +154,10 @@ class BinaryProblemsLoss {
         throw std::logic_error("second derivatives need keep_curvature(true) before evaluate()");
       }
     }
-    if (hessians) {
+    if (requests.front()->ask == Ask::Hessian) {
       serve_hessians(requests);
+    } else if (requests.front()->ask == Ask::HessianDiagonal) {
+      serve_diagonals(requests);
     } else {
       serve_products(requests);
     }
@@ -179,7 +190,7 @@ class BinaryProblemsLoss {
         }
       }, Passes::Scoring::ByTransform);
     });
-    add_up_sums(requests);
+    add_up_sums(requests, true);
     finish_sums(requests);
     for (size_t j = 0; j < requests.size(); ++j) {
       Request& request = *requests[j];
@@ -187,6 +198,34 @@ class BinaryProblemsLoss {
       const auto w = request.input->head(passes().n_features());
       request.value = losses_[static_cast<Index>(j)] / weight_sum(request.problem) +
                       0.5 * l2_weight(request.problem) * w.squaredNorm();
+    }
+  }
+
+  // The Hessian's diagonal of every request's problem: [X∘X 1]^T of its curvature over its
+  // groups, over S_p, plus the L2 term's.
+  void serve_diagonals(const std::vector<Request*>& requests) {
+    for_used_groups(requests, [&](int g) {
+      Group& group = groups_[static_cast<size_t>(g)];
+      const Index n = static_cast<Index>(group.members.size());
+      group.passes.squared_product_pass(
+          static_cast<int>(n), [&](Index first, Index count, const double*, Scalar* D) {
+        for (Index u = 0; u < n; ++u) {
+          const Request& request = *requests[static_cast<size_t>(group.members[u])];
+          Eigen::Map<Vector<Scalar>, 0, Eigen::InnerStride<>>(D + u, count,
+                                                              Eigen::InnerStride<>(n)) =
+              Eigen::Map<const Vector<Scalar>>(curvature_of(request, g) + first, count);
+        }
+      });
+    });
+    add_up_sums(requests, false);
+    const Index d = passes().n_features();
+    for (size_t j = 0; j < requests.size(); ++j) {
+      Eigen::VectorXd& diagonal = *requests[j]->vector_out;
+      const double S = weight_sum(requests[j]->problem);
+      diagonal.head(d) = sums_W_.col(static_cast<Index>(j)) / S;
+      diagonal.head(d).array() += l2_weight(requests[j]->problem);
+      if (passes().fit_intercept()) diagonal[d] = sums_b_[static_cast<Index>(j)] / S;
+      floor_jacobi_diagonal(diagonal);
     }
   }
 
@@ -307,9 +346,9 @@ class BinaryProblemsLoss {
     }
   }
 
-  // Each request's share of the last passes' sums, over its groups in order: [X 1]^T R and the
-  // losses.
-  void add_up_sums(const std::vector<Request*>& requests) {
+  // Each request's share of the last passes' sums, over its groups in order: [X 1]^T R and,
+  // with_losses, the losses.
+  void add_up_sums(const std::vector<Request*>& requests, bool with_losses) {
     const Index d = passes().n_features(), n = static_cast<Index>(requests.size());
     sums_W_.setZero(d, n);
     sums_b_.setZero(n);
@@ -320,7 +359,8 @@ class BinaryProblemsLoss {
       group_W_.resize(d, n_members);
       group_b_.resize(n_members);
       group.passes.summed_products(group_W_, group_b_);
-      const Eigen::VectorXd group_losses = group.passes.summed_losses();
+      const Eigen::VectorXd group_losses =
+          with_losses ? group.passes.summed_losses() : Eigen::VectorXd::Zero(n_members);
       for (Index u = 0; u < n_members; ++u) {
         const Index j = group.members[static_cast<size_t>(u)];
         sums_W_.col(j) += group_W_.col(u);

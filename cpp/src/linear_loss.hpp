@@ -70,6 +70,7 @@ class LinearLoss final : public SecondOrderObjective {
   }
 
   double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
+    diagonal_is_current_ = false;
     set_units(w, coef_, intercept_);
     const KernelTable<Scalar>& kernels = passes_.kernels();
     const Scalar* b = passes_.fit_intercept() ? intercept_.data() : nullptr;
@@ -104,6 +105,39 @@ class LinearLoss final : public SecondOrderObjective {
       }
     }, Passes::Scoring::ByTransform);
     finish_sum(v, product);
+  }
+
+  // Jacobi preconditioning: residual / diag(H), with the Hessian's diagonal at the point of the
+  // last evaluate() (which must have kept the curvature), computed in one pass of squared values
+  // on the first call after it. Where features' scales differ it saves most of conjugate
+  // gradients' products: 30 -> 8 per Newton step on the generated benchmark set, about the
+  // same on digits, letter and usps.
+  void precondition(const Eigen::VectorXd& residual, Eigen::VectorXd& preconditioned) override {
+    require_curvature();
+    if (!diagonal_is_current_) compute_hessian_diagonal();
+    if constexpr (!Link::kShiftInvariant) {
+      preconditioned = residual.cwiseQuotient(hessian_diagonal_);
+    } else {
+      // The loss is blind to the same shift of every unit's scores, so H maps a shift of all
+      // units' weights by one vector to the penalty's l2 times itself, and a shift of all
+      // intercepts to 0: there M^-1 inverts H exactly (and drops the flat part, which a
+      // residual lacks), elsewhere the diagonal. The diagonal alone would mix such shifts in,
+      // which conjugate gradients would then have to take out again.
+      preconditioned.resize(residual.size());
+      const auto precondition_block = [&](Index offset, Index rows, double shift_curvature) {
+        const Eigen::Map<const Eigen::MatrixXd> R(residual.data() + offset, rows, n_units_);
+        const Eigen::Map<const Eigen::MatrixXd> D(hessian_diagonal_.data() + offset, rows,
+                                                  n_units_);
+        Eigen::Map<Eigen::MatrixXd> Z(preconditioned.data() + offset, rows, n_units_);
+        const Eigen::VectorXd shift = R.rowwise().mean();
+        Z = (R.colwise() - shift).cwiseQuotient(D);
+        Z.colwise() -= Z.rowwise().mean();
+        if (shift_curvature > 0.0) Z.colwise() += shift / shift_curvature;
+      };
+      const Index d = passes_.n_features();
+      precondition_block(0, d, l2_weight());
+      if (passes_.fit_intercept()) precondition_block(d * n_units_, 1, 0.0);
+    }
   }
 
   // The Hessian at the point of the last evaluate(), which must have kept the curvature: one
@@ -169,6 +203,23 @@ class LinearLoss final : public SecondOrderObjective {
     }
   }
 
+  void compute_hessian_diagonal() {
+    passes_.squared_product_pass(
+        n_units_, [&](Index first, Index count, const double* weights, Scalar* D) {
+      link_.curvature_diagonal(curvature_.row(first).data(), weights, count, D);
+    });
+    const Index d = passes_.n_features();
+    const double S = passes_.weight_sum();
+    hessian_diagonal_.resize(dimension());
+    Eigen::Map<Eigen::MatrixXd> diagonal_W(hessian_diagonal_.data(), d, n_units_);
+    Eigen::VectorXd diagonal_b(n_units_);
+    passes_.summed_products(diagonal_W, diagonal_b);
+    diagonal_W = diagonal_W / S + Eigen::MatrixXd::Constant(d, n_units_, l2_weight());
+    if (passes_.fit_intercept()) hessian_diagonal_.tail(n_units_) = diagonal_b / S;
+    floor_jacobi_diagonal(hessian_diagonal_);
+    diagonal_is_current_ = true;
+  }
+
   // Unit parameters [W, b] of w (a point or a direction) in Scalar.
   void set_units(const Eigen::VectorXd& w, typename Passes::Coef& coef,
                  Vector<Scalar>& intercept) const {
@@ -209,6 +260,8 @@ class LinearLoss final : public SecondOrderObjective {
   Vector<Scalar> intercept_, direction_intercept_;
   bool keep_curvature_ = false;
   RowMatrix<Scalar> curvature_;  // n_units values per row of the set, in set order
+  Eigen::VectorXd hessian_diagonal_;  // at the last evaluate()'s point when diagonal_is_current_
+  bool diagonal_is_current_ = false;
 };
 
 }  // namespace multilogit::detail

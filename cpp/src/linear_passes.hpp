@@ -32,6 +32,19 @@ inline Index slab_count(Index n_chunks, Index per_slab_bytes, Index budget = Ind
   return std::max<Index>(1, std::min({n_chunks, max_slabs, memory_cap}));
 }
 
+// Makes a Hessian's diagonal fit to divide by in Jacobi preconditioning: parameters without
+// curvature (a feature that is zero on all rows, probabilities rounded to 0 or 1) are raised to
+// a small share of the largest entry, or all entries to 1 if none is positive.
+inline void floor_jacobi_diagonal(Eigen::VectorXd& diagonal) {
+  constexpr double kRelativeFloor = 1e-12;
+  const double largest = diagonal.maxCoeff();
+  if (largest > 0.0) {
+    diagonal = diagonal.cwiseMax(kRelativeFloor * largest);
+  } else {
+    diagonal.setOnes();
+  }
+}
+
 template <typename Matrix>
 class LinearPasses {
  public:
@@ -157,6 +170,35 @@ class LinearPasses {
     });
   }
 
+  // One pass adding [X∘X 1]^T D to the product sums (read with summed_products()), X∘X the
+  // squares of X's values, with
+  //   fill(first, count, weights, D)
+  // writing the weights D (count x n_units, row-major) of the chunk's rows: column k of the
+  // result is the diagonal of the Gram matrix [X 1]^T diag(D_k) [X 1], at the cost of a product.
+  template <class Fill>
+  void squared_product_pass(int n_units, Fill&& fill) {
+    run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
+      ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];
+      slab.losses.resize(0);
+      slab.partial_W.setZero(n_features(), n_units);
+      slab.partial_b.setZero(n_units);
+      for_each_chunk(s, product_chunks_per_slab_, slab.gathered,
+                     [&](Index first, Index count, const auto& X_chunk) {
+        const double* weights =
+            weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
+        slab.residuals.resize(count, n_units);
+        fill(first, count, weights, slab.residuals.data());
+        slab.chunk_grad.resize(n_features(), n_units);
+        if constexpr (kSparse) {
+          add_transposed_product(X_chunk.cwiseAbs2(), n_units, slab);
+        } else {
+          square_rows(X_chunk, slab.squared);
+          add_transposed_product(dense_block(slab.squared), n_units, slab);
+        }
+      });
+    });
+  }
+
   // The last product pass's losses, its slabs' shares added in order.
   Eigen::VectorXd summed_losses() const {
     Eigen::VectorXd losses = Eigen::VectorXd::Zero(product_slabs_.front().losses.size());
@@ -217,6 +259,7 @@ class LinearPasses {
     std::vector<double> weights;
     RowMatrix<Scalar> residuals;  // the chunk's scores, then what the loss makes of them
     RowMatrix<Scalar> chunk_grad;
+    RowMatrix<Scalar> squared;  // a chunk's squared values, for squared_product_pass
   };
 
   struct GramSlab {
@@ -280,6 +323,23 @@ class LinearPasses {
       kernels_.add_transposed_product(X_chunk, slab.residuals.data(), n_units,
                                       slab.chunk_grad.data(), slab.partial_W.data(),
                                       fit_intercept_ ? slab.partial_b.data() : nullptr);
+    }
+  }
+
+  // squared = the block's values squared.
+  static void square_rows(const DenseBlock<Scalar>& X, RowMatrix<Scalar>& squared) {
+    if (X.row_major) {
+      squared.resize(X.rows, X.cols);
+      for (Index r = 0; r < X.rows; ++r) {
+        squared.row(r) =
+            Eigen::Map<const Vector<Scalar>>(X.row(r), X.cols).array().square().transpose();
+      }
+    } else {
+      using Block = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+      squared = Eigen::Map<const Block, 0, Eigen::OuterStride<>>(
+                    X.data, X.rows, X.cols, Eigen::OuterStride<>(X.outer_stride))
+                    .array()
+                    .square();
     }
   }
 

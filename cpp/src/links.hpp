@@ -67,6 +67,13 @@ struct BinaryLink {
                          Scalar* D) const {
     for (KernelIndex i = 0; i < rows; ++i) D[i] = curvature[i];
   }
+
+  // D (rows x 1) = d^2 loss_i / dz^2.
+  template <typename Scalar>
+  void curvature_diagonal(const Scalar* curvature, const double* weights, KernelIndex rows,
+                          Scalar* D) const {
+    curvature_weights(curvature, weights, rows, 0, 0, D);
+  }
 };
 
 // Multinomial cross-entropy on n_units scores: logsumexp(z) - z[label]. Adding the same number
@@ -110,6 +117,19 @@ struct SoftmaxLink {
       const Scalar* p = curvature + i * n_units;
       const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
       D[i] = weight * p[k] * ((k == l ? Scalar(1) : Scalar(0)) - p[l]);
+    }
+  }
+
+  // D (rows x n_units, row-major) = d^2 loss_i / dz_k^2 = s_i p_k (1 - p_k).
+  template <typename Scalar>
+  void curvature_diagonal(const Scalar* curvature, const double* weights, KernelIndex rows,
+                          Scalar* D) const {
+    for (KernelIndex i = 0; i < rows; ++i) {
+      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      for (int k = 0; k < n_units; ++k) {
+        const Scalar p = curvature[i * n_units + k];
+        D[i * n_units + k] = weight * p * (Scalar(1) - p);
+      }
     }
   }
 };

@@ -1,7 +1,8 @@
 // Trust-region Newton (Lin, Weng & Keerthi 2008, after Moré & Sorensen): each step minimises
-// the quadratic model g.s + s.H s / 2 inside ||s|| <= radius by conjugate gradients, stopped
-// early at the region's boundary or on negative curvature (Steihaug 1983), or once the residual
-// is small relative to the gradient: an inexact Newton step with forcing term
+// the quadratic model g.s + s.H s / 2 inside ||s||_M <= radius by conjugate gradients
+// preconditioned by the objective's M (Hsia, Chiang & Lin 2018; the identity unless it offers
+// one), stopped early at the region's boundary or on negative curvature (Steihaug 1983), or
+// once the residual is small relative to the gradient: an inexact Newton step with forcing term
 // clamp(sqrt(||g||), 0.1, 0.5). sqrt(||g||) alone would keep convergence superlinear, but near
 // the optimum of an ill-conditioned problem it asks CG for hundreds of iterations per step; the
 // floor of 0.1 trades those for a few more, cheaper outer steps. After a rejected step the floor
@@ -24,20 +25,25 @@ constexpr double kGrowRatio = 0.75;    // above it the model was good: let the r
 constexpr int kMaxRejections = 30;     // rejected steps in a row before giving up
 constexpr double kMinForcingTerm = 0.1;  // the floor of the forcing term (see above)
 
-// The step of one trust-region iteration with its predicted decrease -(g.s + s.H s / 2).
+// The step of one trust-region iteration with its predicted decrease -(g.s + s.H s / 2) and
+// its length in the preconditioner's norm.
 struct ModelStep {
   Eigen::VectorXd step;
   double predicted_decrease = 0.0;
+  double norm = 0.0;
 };
 
-// tau >= 0 with ||s + tau d|| = radius (s inside the region).
-double to_boundary(const Eigen::VectorXd& s, const Eigen::VectorXd& d, double radius) {
-  const double sd = s.dot(d), dd = d.squaredNorm(), ss = s.squaredNorm();
+// tau >= 0 with ||s + tau d|| = radius for s inside the region, from s.s, s.d and d.d in the
+// region's norm.
+double to_boundary(double ss, double sd, double dd, double radius) {
   const double root = std::sqrt(std::max(sd * sd + dd * (radius * radius - ss), 0.0));
   // The two algebraically equal forms of the positive root, whichever avoids cancellation.
   return sd >= 0 ? (radius * radius - ss) / (sd + root) : (root - sd) / dd;
 }
 
+// Conjugate gradients preconditioned by the objective's M ~ H, in the region ||s||_M <= radius,
+// in whose norm the iterates grow (Steihaug 1983). The M-products of s and the direction d
+// follow from recurrences (Gould, Lucidi, Roma & Toint 1999), so M itself is never formed.
 ModelStep steihaug_cg(SecondOrderObjective& objective, const Eigen::VectorXd& gradient,
                       double radius, double min_forcing) {
   const Eigen::Index n = gradient.size();
@@ -46,34 +52,45 @@ ModelStep steihaug_cg(SecondOrderObjective& objective, const Eigen::VectorXd& gr
       std::max(min_forcing, std::min(0.5, std::sqrt(gradient_norm))) * gradient_norm;
   Eigen::VectorXd s = Eigen::VectorXd::Zero(n);
   Eigen::VectorXd residual = -gradient;  // -g - H s
-  Eigen::VectorXd direction = residual;
-  Eigen::VectorXd Hd(n);
-  double rr = residual.squaredNorm();
-  for (Eigen::Index k = 0; k < n && std::sqrt(rr) > tolerance; ++k) {
+  Eigen::VectorXd z(n), Hd(n);
+  objective.precondition(residual, z);
+  Eigen::VectorXd direction = z;
+  double rz = residual.dot(z);
+  double sMs = 0.0, sMd = 0.0, dMd = rz;
+  const auto go_to_boundary = [&] {
+    const double tau = to_boundary(sMs, sMd, dMd, radius);
+    s += tau * direction;
+    residual -= tau * Hd;
+    sMs = radius * radius;
+  };
+  for (Eigen::Index k = 0; k < n && residual.norm() > tolerance; ++k) {
     objective.hessian_product(direction, Hd);
     const double curvature = direction.dot(Hd);
-    if (!(curvature > 0.0)) {  // the model is unbounded along d: go to the boundary
-      const double tau = to_boundary(s, direction, radius);
-      s += tau * direction;
-      residual -= tau * Hd;
+    if (!(curvature > 0.0)) {  // the model is unbounded along d
+      go_to_boundary();
       break;
     }
-    const double alpha = rr / curvature;
-    if ((s + alpha * direction).norm() >= radius) {
-      const double tau = to_boundary(s, direction, radius);
-      s += tau * direction;
-      residual -= tau * Hd;
+    const double alpha = rz / curvature;
+    const double next_sMs = sMs + alpha * (2.0 * sMd + alpha * dMd);
+    if (next_sMs >= radius * radius) {
+      go_to_boundary();
       break;
     }
     s += alpha * direction;
     residual -= alpha * Hd;
-    const double next_rr = residual.squaredNorm();
-    direction = residual + (next_rr / rr) * direction;
-    rr = next_rr;
+    sMs = next_sMs;
+    objective.precondition(residual, z);
+    const double next_rz = residual.dot(z);
+    if (!(next_rz > 0.0)) break;  // residual down to rounding
+    const double beta = next_rz / rz;
+    sMd = beta * (sMd + alpha * dMd);
+    dMd = next_rz + beta * beta * dMd;
+    direction = z + beta * direction;
+    rz = next_rz;
   }
   // With r = -g - H s: g.s + s.H s / 2 = (g.s - r.s) / 2.
   const double predicted = -0.5 * (gradient.dot(s) - residual.dot(s));
-  return {std::move(s), predicted};
+  return {std::move(s), predicted, std::sqrt(sMs)};
 }
 
 }  // namespace
@@ -84,7 +101,10 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
   SolverResult result;
   if (detail::start_at(objective, w, gradient, settings.tol, result)) return result;
 
-  double radius = gradient.norm();
+  // The preconditioned steepest-descent step's length: ||g|| without preconditioning.
+  Eigen::VectorXd preconditioned(w.size());
+  objective.precondition(gradient, preconditioned);
+  double radius = std::sqrt(gradient.dot(preconditioned));
   int rejections = 0;
   result.status = SolverStatus::MaxIterations;
   while (result.n_iter < settings.max_iter) {
@@ -92,7 +112,7 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
     // more exact step gets past.
     const ModelStep model =
         steihaug_cg(objective, gradient, radius, rejections > 0 ? 0.0 : kMinForcingTerm);
-    const double step_norm = model.step.norm();
+    const double step_norm = model.norm;
     trial = w + model.step;
     const double trial_value = objective.evaluate(trial, trial_gradient);
     const double rounding = detail::rounding_of(objective, result.objective);

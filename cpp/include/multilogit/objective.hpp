@@ -34,6 +34,15 @@ class SecondOrderObjective : public Objective {
   // directions in which f is exactly flat whatever w (if any), where the gradient has no
   // component either, it may hold any positive curvature so that Newton systems stay regular.
   virtual void hessian(Eigen::MatrixXd& hessian) = 0;
+
+  // Writes M^-1 r into `preconditioned` (already sized) for a symmetric positive definite M
+  // that approximates H, which conjugate gradients then solve with in fewer products. r is a
+  // residual of a Newton system, with no component along directions in which f is exactly flat;
+  // M^-1 r must have none either. The default is M = I; the first call after an evaluate() may
+  // cost a pass over the data, as it may compute M at the new point.
+  virtual void precondition(const Eigen::VectorXd& residual, Eigen::VectorXd& preconditioned) {
+    preconditioned = residual;
+  }
 };
 
 }  // namespace multilogit
