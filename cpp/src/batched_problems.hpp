@@ -18,7 +18,8 @@
 // The batch loss provides a Request type (ask, slot, problem, keep_curvature, input, vector_out,
 // matrix_out, value) and its Ask (Evaluate, HessianProduct, HessianDiagonal, Hessian);
 // pass_kind(ask) < kPassKinds, the kind of pass that serves an ask; serve(requests), which
-// serves requests of one kind together; and dimension(), relative_precision() and
+// serves requests of one kind together; precondition(problem, diagonal, r, z), which applies the
+// preconditioner of a HessianDiagonal's answer; and dimension(), relative_precision() and
 // l1_penalty(problem) of one problem.
 #pragma once
 
@@ -74,7 +75,7 @@ class BatchedProblems {
                        nullptr);
         diagonal_is_current_ = true;
       }
-      preconditioned = residual.cwiseQuotient(hessian_diagonal_);
+      batch_.loss_.precondition(problem_, hessian_diagonal_, residual, preconditioned);
     }
 
    private:

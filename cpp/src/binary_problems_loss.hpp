@@ -66,7 +66,7 @@ class BinaryProblemsLoss {
   enum class Ask {
     Evaluate,         // f and its gradient
     HessianProduct,   // H v
-    HessianDiagonal,  // diag(H), floored as a preconditioner (floor_jacobi_diagonal)
+    HessianDiagonal,  // diag(H) in precondition()'s coordinates, floored (floor_jacobi_diagonal)
     Hessian,          // H
   };
 
@@ -138,6 +138,16 @@ class BinaryProblemsLoss {
 
   double relative_precision() const { return std::numeric_limits<Scalar>::epsilon(); }
 
+  // M^-1 r of a problem's Jacobi preconditioner, from the diagonal a HessianDiagonal request
+  // returned: in coordinates that centre dense features at the means of the problem's rows, as
+  // LinearLoss does (see apply_jacobi).
+  void precondition(int problem, const Eigen::VectorXd& diagonal,
+                    const Eigen::VectorXd& residual, Eigen::VectorXd& preconditioned) const {
+    const Eigen::VectorXd none;
+    apply_jacobi(diagonal, centres_.empty() ? none : centres_[static_cast<size_t>(problem)],
+                 passes().n_features(), 1, residual, preconditioned);
+  }
+
   // Serves every request, all of one pass_kind: evaluations and Hessian-vector products, in any
   // mix, with one product pass over each group they use; Hessians' diagonals with one pass of
   // squared values over each; Hessians with one Gram pass over each.
@@ -201,31 +211,67 @@ class BinaryProblemsLoss {
     }
   }
 
-  // The Hessian's diagonal of every request's problem: [X∘X 1]^T of its curvature over its
-  // groups, over S_p, plus the L2 term's.
+  // The Hessian's diagonal of every request's problem, in the coordinates precondition() takes:
+  // with Y = X - 1 c^T for its centre c, the sums of its curvature times Y^2 over its groups,
+  // over S_p, plus the L2 term's. Problems sharing a group have different centres, so the
+  // groups' passes take the moments of X and X^2, and Y^2 follows from them.
   void serve_diagonals(const std::vector<Request*>& requests) {
-    for_used_groups(requests, [&](int g) {
-      Group& group = groups_[static_cast<size_t>(g)];
-      const Index n = static_cast<Index>(group.members.size());
-      group.passes.squared_product_pass(
-          static_cast<int>(n), [&](Index first, Index count, const double*, Scalar* D) {
-        for (Index u = 0; u < n; ++u) {
-          const Request& request = *requests[static_cast<size_t>(group.members[u])];
-          Eigen::Map<Vector<Scalar>, 0, Eigen::InnerStride<>>(D + u, count,
-                                                              Eigen::InnerStride<>(n)) =
-              Eigen::Map<const Vector<Scalar>>(curvature_of(request, g) + first, count);
-        }
-      });
-    });
-    add_up_sums(requests, false);
     const Index d = passes().n_features();
+    const bool centred = !Passes::kSparse && passes().fit_intercept();
+    if (centred && centres_.empty()) set_centres();
+    // The requests' curvature times X^2 and, centred, times X: pass 1 of (first, second).
+    Eigen::MatrixXd squares_W, firsts_W(d, 0);
+    for (bool squared : {true, false}) {
+      if (!squared && !centred) break;
+      for_used_groups(requests, [&](int g) {
+        Group& group = groups_[static_cast<size_t>(g)];
+        const Index n = static_cast<Index>(group.members.size());
+        group.passes.weighted_moment_pass(
+            static_cast<int>(n), squared, nullptr,
+            [&](Index first, Index count, const double*, Scalar* D) {
+          for (Index u = 0; u < n; ++u) {
+            const Request& request = *requests[static_cast<size_t>(group.members[u])];
+            Eigen::Map<Vector<Scalar>, 0, Eigen::InnerStride<>>(D + u, count,
+                                                                Eigen::InnerStride<>(n)) =
+                Eigen::Map<const Vector<Scalar>>(curvature_of(request, g) + first, count);
+          }
+        });
+      });
+      add_up_sums(requests, false);
+      (squared ? squares_W : firsts_W) = sums_W_;
+    }
     for (size_t j = 0; j < requests.size(); ++j) {
+      const int problem = requests[j]->problem;
+      const Index column = static_cast<Index>(j);
       Eigen::VectorXd& diagonal = *requests[j]->vector_out;
-      const double S = weight_sum(requests[j]->problem);
-      diagonal.head(d) = sums_W_.col(static_cast<Index>(j)) / S;
-      diagonal.head(d).array() += l2_weight(requests[j]->problem);
-      if (passes().fit_intercept()) diagonal[d] = sums_b_[static_cast<Index>(j)] / S;
+      const double S = weight_sum(problem), curvature = sums_b_[column];
+      auto diagonal_W = diagonal.head(d);
+      diagonal_W = squares_W.col(column);
+      if (centred) {
+        // sum c (x - m)^2 = sum c x^2 - 2 m sum c x + m^2 sum c
+        const Eigen::VectorXd& m = centres_[static_cast<size_t>(problem)];
+        diagonal_W.array() +=
+            m.array() * (m.array() * curvature - 2.0 * firsts_W.col(column).array());
+      }
+      diagonal_W = diagonal_W / S;
+      diagonal_W.array() += l2_weight(problem);
+      if (passes().fit_intercept()) diagonal[d] = curvature / S;
       floor_jacobi_diagonal(diagonal);
+    }
+  }
+
+  // Each problem's centre: the weighted mean of its groups' rows.
+  void set_centres() {
+    std::vector<Eigen::VectorXd> sums;
+    for (Group& group : groups_) {
+      sums.push_back(group.passes.column_means() * group.passes.weight_sum());
+    }
+    for (size_t p = 0; p < problems_.size(); ++p) {
+      Eigen::VectorXd centre = Eigen::VectorXd::Zero(passes().n_features());
+      for (int g : problems_[p].groups) {
+        if (g >= 0) centre += sums[static_cast<size_t>(g)];
+      }
+      centres_.push_back(centre / weight_sum(static_cast<int>(p)));
     }
   }
 
@@ -398,6 +444,8 @@ class BinaryProblemsLoss {
   // sized when the problem first asks to keep it, and which problem that was.
   std::vector<Vector<Scalar>> curvature_;
   std::vector<int> kept_for_;
+  // Per problem: its features' means for preconditioning; empty: not centred.
+  std::vector<Eigen::VectorXd> centres_;
 };
 
 }  // namespace multilogit::detail

@@ -45,6 +45,24 @@ inline void floor_jacobi_diagonal(Eigen::VectorXd& diagonal) {
   }
 }
 
+// M^-1 r for Jacobi preconditioning of units [W (d x n_units, column-major), b (n_units, or
+// none)] in the coordinates (w, b + c.w), which centre the features at c (empty: at 0), with
+// `diagonal` the Hessian's diagonal in those coordinates (same layout). M = L^T diag L for that
+// change of coordinates L, so M^-1 r = L^-1 diag^-1 L^-T r. Uncentred features (pixels of -1,
+// counts) make the plain diagonal a poor guide: their curvature is mostly the intercept's.
+inline void apply_jacobi(const Eigen::VectorXd& diagonal, const Eigen::VectorXd& centre, Index d,
+                         int n_units, const Eigen::VectorXd& residual,
+                         Eigen::VectorXd& preconditioned) {
+  preconditioned = residual.cwiseQuotient(diagonal);
+  if (centre.size() == 0) return;
+  const Eigen::Map<const Eigen::MatrixXd> R_W(residual.data(), d, n_units);
+  const auto r_b = residual.tail(n_units);
+  const Eigen::Map<const Eigen::MatrixXd> D_W(diagonal.data(), d, n_units);
+  Eigen::Map<Eigen::MatrixXd> Z_W(preconditioned.data(), d, n_units);
+  Z_W = (R_W - centre * r_b.transpose()).cwiseQuotient(D_W);
+  preconditioned.tail(n_units) -= Z_W.transpose() * centre;
+}
+
 template <typename Matrix>
 class LinearPasses {
  public:
@@ -170,13 +188,15 @@ class LinearPasses {
     });
   }
 
-  // One pass adding [X∘X 1]^T D to the product sums (read with summed_products()), X∘X the
-  // squares of X's values, with
+  // One pass adding [Y 1]^T D to the product sums (read with summed_products()), with Y the
+  // squares of X - 1 c^T for the centre c (n_features() values; null, and always for sparse X:
+  // 0), or X itself unless `squared`, and
   //   fill(first, count, weights, D)
   // writing the weights D (count x n_units, row-major) of the chunk's rows: column k of the
-  // result is the diagonal of the Gram matrix [X 1]^T diag(D_k) [X 1], at the cost of a product.
+  // squared result is the diagonal of the Gram matrix [X - 1 c^T 1]^T diag(D_k) [X - 1 c^T 1],
+  // at the cost of a product.
   template <class Fill>
-  void squared_product_pass(int n_units, Fill&& fill) {
+  void weighted_moment_pass(int n_units, bool squared, const double* centre, Fill&& fill) {
     run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
       ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];
       slab.losses.resize(0);
@@ -189,14 +209,29 @@ class LinearPasses {
         slab.residuals.resize(count, n_units);
         fill(first, count, weights, slab.residuals.data());
         slab.chunk_grad.resize(n_features(), n_units);
-        if constexpr (kSparse) {
+        if (!squared) {
+          add_transposed_product(X_chunk, n_units, slab);
+        } else if constexpr (kSparse) {
           add_transposed_product(X_chunk.cwiseAbs2(), n_units, slab);
         } else {
-          square_rows(X_chunk, slab.squared);
+          square_rows(X_chunk, centre, slab.squared);
           add_transposed_product(dense_block(slab.squared), n_units, slab);
         }
       });
     });
+  }
+
+  // The rows' weighted column means: sum_i s_i x_i / S.
+  Eigen::VectorXd column_means() {
+    weighted_moment_pass(1, false, nullptr,
+                         [](Index, Index count, const double* weights, Scalar* D) {
+      for (Index r = 0; r < count; ++r) {
+        D[r] = weights ? static_cast<Scalar>(weights[r]) : Scalar(1);
+      }
+    });
+    Eigen::VectorXd means(n_features()), total(1);
+    summed_products(means, total);
+    return means / weight_sum_;
   }
 
   // The last product pass's losses, its slabs' shares added in order.
@@ -259,7 +294,7 @@ class LinearPasses {
     std::vector<double> weights;
     RowMatrix<Scalar> residuals;  // the chunk's scores, then what the loss makes of them
     RowMatrix<Scalar> chunk_grad;
-    RowMatrix<Scalar> squared;  // a chunk's squared values, for squared_product_pass
+    RowMatrix<Scalar> squared;  // a chunk's squared values, for weighted_moment_pass
   };
 
   struct GramSlab {
@@ -326,21 +361,25 @@ class LinearPasses {
     }
   }
 
-  // squared = the block's values squared.
-  static void square_rows(const DenseBlock<Scalar>& X, RowMatrix<Scalar>& squared) {
+  // squared = (the block's values - centre)^2, the centre (one value per column) null for 0.
+  static void square_rows(const DenseBlock<Scalar>& X, const double* centre,
+                          RowMatrix<Scalar>& squared) {
+    squared.resize(X.rows, X.cols);
     if (X.row_major) {
-      squared.resize(X.rows, X.cols);
       for (Index r = 0; r < X.rows; ++r) {
-        squared.row(r) =
-            Eigen::Map<const Vector<Scalar>>(X.row(r), X.cols).array().square().transpose();
+        squared.row(r) = Eigen::Map<const Vector<Scalar>>(X.row(r), X.cols).transpose();
       }
     } else {
       using Block = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
       squared = Eigen::Map<const Block, 0, Eigen::OuterStride<>>(
-                    X.data, X.rows, X.cols, Eigen::OuterStride<>(X.outer_stride))
-                    .array()
-                    .square();
+          X.data, X.rows, X.cols, Eigen::OuterStride<>(X.outer_stride));
     }
+    if (centre) {
+      squared.rowwise() -= Eigen::Map<const Eigen::VectorXd>(centre, X.cols)
+                               .transpose()
+                               .template cast<Scalar>();
+    }
+    squared = squared.array().square();
   }
 
   // G (gram_size() square, column-major) += [X_chunk 1]^T diag(D) [X_chunk 1] for sparse X.

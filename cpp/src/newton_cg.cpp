@@ -9,7 +9,10 @@
 // is dropped: near the optimum in float32, loose steps fell below the objective's rounding and
 // stopped a problem early, 0.5% above its optimum. Measured with
 // benchmarks/bench_solvers.py (time to within 1e-6 of the optimum), softmax: usps 0.87 -> 0.58 s,
-// letter 0.128 -> 0.102 s, synthetic unchanged (0.56 s).
+// letter 0.128 -> 0.102 s, synthetic unchanged (0.56 s). The objectives' Jacobi preconditioning
+// in centred coordinates (apply_jacobi), against none, in one run: synthetic 1.03 -> 0.47 s,
+// usps 1.24 -> 0.88 s, letter 0.145 -> 0.099 s, digits 0.012 -> 0.014 s. Plain Jacobi, without
+// centring, lost 1.2-1.8x on the uncentred usps, letter and digits.
 #include <algorithm>
 #include <cmath>
 

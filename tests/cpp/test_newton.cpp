@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/Cholesky>
 #include <Eigen/SparseCore>
 
 #include <multilogit/multilogit.hpp>
@@ -45,30 +46,52 @@ Problem make_problem(int n_classes) {
   return {blobs.X, blobs.y, Eigen::VectorXd::LinSpaced(blobs.X.rows(), 0.0, 2.0)};
 }
 
-// What LinearLoss's Jacobi preconditioner makes of r, from the full Hessian H and the L2
-// term's weight l2: r / diag(H), except along the shifts that leave softmax unchanged, where H
-// is l2 I (weights) or 0 (intercepts, whose shifts r lacks).
+// What LinearLoss's Jacobi preconditioner makes of r, from the full Hessian H, the features'
+// centre mu (empty: none) and the L2 term's weight l2. Unit k's block of M is L^T diag(D, t) L,
+// with L (w, b) = (w, b + mu.w) and D, t the diagonal of H in those coordinates; the units'
+// blocks are independent. For softmax, M^-1 is taken on residuals without the shifts that leave
+// the loss unchanged, and is 1 / l2 on the shift of all units' weights by one vector.
 template <class Link>
 Eigen::VectorXd jacobi_preconditioned(const Eigen::MatrixXd& H, const Eigen::VectorXd& r,
-                                      Index d, int n_units, bool fit_intercept, double l2) {
-  if (!Link::kShiftInvariant) return r.cwiseQuotient(H.diagonal());
-  Eigen::VectorXd diagonal = H.diagonal(), z(r.size());
-  if (fit_intercept) {
-    // hessian() adds the same curvature to every pair of intercepts, whose rows summed to 0.
-    const auto intercepts = H.bottomRightCorner(n_units, n_units);
-    diagonal.tail(n_units) -= intercepts.rowwise().sum() / n_units;
+                                      const Eigen::VectorXd& mu, Index d, int n_units,
+                                      bool fit_intercept, double l2) {
+  const Index p = r.size(), m = fit_intercept ? d + 1 : d;
+  const auto weight = [&](int k, Index j) { return k * d + j; };
+  const auto bias = [&](int k) { return d * n_units + k; };
+  Eigen::MatrixXd M = Eigen::MatrixXd::Zero(p, p);
+  for (int k = 0; k < n_units; ++k) {
+    Eigen::MatrixXd L = Eigen::MatrixXd::Identity(m, m), D = Eigen::MatrixXd::Zero(m, m);
+    double t = 0.0;
+    if (fit_intercept) {
+      t = H(bias(k), bias(k));
+      // hessian() adds the same curvature to every pair of softmax intercepts, whose rows summed
+      // to 0.
+      if (Link::kShiftInvariant) t -= H.row(bias(k)).tail(n_units).sum() / n_units;
+      D(d, d) = t;
+    }
+    for (Index j = 0; j < d; ++j) {
+      const double centre = mu.size() ? mu[j] : 0.0;
+      const double cross = fit_intercept ? H(weight(k, j), bias(k)) : 0.0;
+      D(j, j) = H(weight(k, j), weight(k, j)) - 2 * centre * cross + centre * centre * t;
+      if (fit_intercept) L(d, j) = centre;
+    }
+    const Eigen::MatrixXd block = L.transpose() * D * L;
+    for (Index a = 0; a < m; ++a) {
+      for (Index c = 0; c < m; ++c) {
+        M(a < d ? weight(k, a) : bias(k), c < d ? weight(k, c) : bias(k)) = block(a, c);
+      }
+    }
   }
-  const auto block = [&](Index offset, Index rows, double shift_curvature) {
-    const Eigen::Map<const Eigen::MatrixXd> R(r.data() + offset, rows, n_units);
-    const Eigen::Map<const Eigen::MatrixXd> D(diagonal.data() + offset, rows, n_units);
-    Eigen::Map<Eigen::MatrixXd> Z(z.data() + offset, rows, n_units);
-    const Eigen::VectorXd shift = R.rowwise().mean();
-    Z = (R.colwise() - shift).cwiseQuotient(D);
-    Z.colwise() -= Z.rowwise().mean();
-    if (shift_curvature > 0) Z.colwise() += shift / shift_curvature;
+  if (!Link::kShiftInvariant) return M.ldlt().solve(r);
+  const auto remove_shifts = [&](Eigen::VectorXd v) {
+    Eigen::Map<Eigen::MatrixXd> W(v.data(), d, n_units);
+    W.colwise() -= W.rowwise().mean();
+    if (fit_intercept) v.tail(n_units).array() -= v.tail(n_units).mean();
+    return v;
   };
-  block(0, d, l2);
-  if (fit_intercept) block(d * n_units, 1, 0.0);
+  Eigen::VectorXd z = remove_shifts(M.ldlt().solve(remove_shifts(r)));
+  const Eigen::Map<const Eigen::MatrixXd> R_W(r.data(), d, n_units);
+  Eigen::Map<Eigen::MatrixXd>(z.data(), d, n_units).colwise() += R_W.rowwise().mean() / l2;
   return z;
 }
 
@@ -106,8 +129,13 @@ void check_second_derivatives(const Matrix& X, const Problem& problem, const Lin
     Eigen::VectorXd z(p);
     loss.precondition(Hv, z);
     const double l2 = 1.0 / (C * problem.weights.sum());
+    // Dense features are centred at their weighted means, sparse ones not at all.
+    Eigen::VectorXd mu;
+    if (fit_intercept && !is_sparse_v<Matrix>) {
+      mu = problem.X.transpose() * problem.weights / problem.weights.sum();
+    }
     const Eigen::VectorXd expected =
-        jacobi_preconditioned<Link>(H, Hv, X.cols(), n_units, fit_intercept, l2);
+        jacobi_preconditioned<Link>(H, Hv, mu, X.cols(), n_units, fit_intercept, l2);
     EXPECT_LT((z - expected).norm(), 1e-10 * expected.norm()) << "trial " << trial;
   }
 }
