@@ -219,8 +219,8 @@ class BinaryProblemsLoss {
     const Index d = passes().n_features();
     const bool centred = !Passes::kSparse && passes().fit_intercept();
     if (centred && centres_.empty()) set_centres();
-    // The requests' curvature times X^2 and, centred, times X: pass 1 of (first, second).
-    Eigen::MatrixXd squares_W, firsts_W(d, 0);
+    // Per request, its curvature summed against X^2 and, when centred, against X.
+    Eigen::MatrixXd squares_W, firsts_W;
     for (bool squared : {true, false}) {
       if (!squared && !centred) break;
       for_used_groups(requests, [&](int g) {

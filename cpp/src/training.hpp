@@ -192,8 +192,9 @@ ProblemTraits traits_of(const RowSet<Matrix>& rows, int n_units, int problems) {
 //   5000x100x2               binary    101   0.0087* 0.0147     0.0114
 //   100000x300x2             binary    301   0.653*  0.838      0.930
 // The newton-cg column predates its Jacobi preconditioning, which made softmax's newton-cg
-// 1.4-2.2x faster on synthetic, usps and letter (newton_cg.cpp); binary problems were not
-// measured again.
+// 1.4-2.2x faster on synthetic, usps and letter (newton_cg.cpp). With it, L-BFGS stayed the
+// faster for binary problems: newton-cg took 1.13-5.8x its time on ovr and 1.3-2.5x on ovo on
+// the four data sets.
 // Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products
 // cost a fused pass each, and it was faster than L-BFGS by 1.14-1.35x except on small digits
 // (1.19x slower), so it is taken at any size. Binary problems: L-BFGS was the fastest or within
