@@ -79,17 +79,19 @@ constexpr KernelIndex kPrefetchDistance = 2048;
 
 // Brings the memory a block names as `ahead` (DenseBlock) into cache, a few lines per step(),
 // spread over a loop that works from cache: main memory keeps streaming the pass's next block
-// while the arithmetic runs, instead of only while rows are scored.
+// while the arithmetic runs, instead of only while rows are scored. Given the number of steps
+// the loop takes, each brings its share of the lines; else two.
 class Ahead {
  public:
   Ahead() = default;
   template <typename Scalar>
-  explicit Ahead(const DenseBlock<Scalar>& X)
-      : next_(static_cast<const char*>(X.ahead)), end_(next_ ? next_ + X.ahead_bytes : nullptr) {}
+  explicit Ahead(const DenseBlock<Scalar>& X, KernelIndex steps = 0)
+      : next_(static_cast<const char*>(X.ahead)), end_(next_ ? next_ + X.ahead_bytes : nullptr) {
+    if (steps > 0) lines_per_step_ = (X.ahead_bytes / kLine + steps) / steps;
+  }
 
   void step() {
-    constexpr KernelIndex kLine = 64, kLinesPerStep = 2;
-    for (KernelIndex j = 0; j < kLinesPerStep && next_ < end_; ++j, next_ += kLine) {
+    for (KernelIndex j = 0; j < lines_per_step_ && next_ < end_; ++j, next_ += kLine) {
 #if defined(__GNUC__)
       __builtin_prefetch(next_, 0, 2);  // into L2: the block it serves is read from there
 #endif
@@ -97,8 +99,10 @@ class Ahead {
   }
 
  private:
+  static constexpr KernelIndex kLine = 64;
   const char* next_ = nullptr;
   const char* end_ = nullptr;
+  KernelIndex lines_per_step_ = 2;
 };
 
 // z[u] = x . w_u (+ b[u]) for the kUnits units whose weights start at W (rows of length d).
@@ -151,229 +155,281 @@ void dot_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scal
   }
 }
 
-// With units across the lanes of a packet: a tile of kRows rows by kPackets packets of units
-// is summed in registers, one broadcast feature value times one packet of (transposed,
-// zero-padded) weights at a time. No horizontal sums, and each loaded weight packet serves
-// kRows rows; the padding of the last packet is the price, so it serves k >= half a packet.
-
 template <typename Packet>
 constexpr KernelIndex packet_size = Eigen::internal::unpacket_traits<Packet>::size;
 
 // Registers the tiles may fill (Eigen's count for the instruction set).
 constexpr int kRegisters = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
 
-// Rows per score tile of `packets` unit packets: accumulators, weights and a broadcast in
-// registers. The fewer the packets, the more rows fit.
-constexpr int score_tile_rows(int packets) {
-  const int fit = (kRegisters - 1 - packets) / packets;
-  return fit < 8 ? fit : 8;
-}
-
-// score_tile_rows(packets) at index packets - 1, for tiles of up to 4 packets: looked up at run
-// time without a division.
-constexpr int kScoreTileRows[] = {score_tile_rows(1), score_tile_rows(2), score_tile_rows(3),
-                                  score_tile_rows(4)};
-constexpr int kMaxTileRows = kScoreTileRows[0];  // the tallest tiles, of one packet
-
-// out (rows x kPackets packets, row stride out_stride) = x_r^T Wt (+ bias) for the tile's rows
-// x_r, with Wt d x (kPackets packets) at row stride wt_stride, aligned.
-template <int kRows, int kPackets, typename Packet, typename Scalar>
-void score_tile(const Scalar* const* x, KernelIndex d, const Scalar* Wt, KernelIndex wt_stride,
-                const Scalar* bias, Scalar* out, KernelIndex out_stride) {
-  using Eigen::internal::pload;
-  using Eigen::internal::pmadd;
-  using Eigen::internal::pset1;
-  constexpr KernelIndex kWidth = packet_size<Packet>;
-  Packet sums[kRows][kPackets];
-  for (int p = 0; p < kPackets; ++p) {
-    const Packet start = pload<Packet>(bias + p * kWidth);
-    for (int r = 0; r < kRows; ++r) sums[r][p] = start;
-  }
-  for (KernelIndex j = 0; j < d; ++j) {
-    Packet weights[kPackets];
-    for (int p = 0; p < kPackets; ++p) weights[p] = pload<Packet>(Wt + j * wt_stride + p * kWidth);
-    for (int r = 0; r < kRows; ++r) {
-      const Packet value = pset1<Packet>(x[r][j]);
-      for (int p = 0; p < kPackets; ++p) sums[r][p] = pmadd(value, weights[p], sums[r][p]);
-    }
-  }
-  for (int r = 0; r < kRows; ++r) {
-    for (int p = 0; p < kPackets; ++p) {
-      Eigen::internal::pstore(out + r * out_stride + p * kWidth, sums[r][p]);
-    }
-  }
-}
-
-// score_tile for run-time rows <= kRows and packets <= kPackets.
-template <int kRows, int kPackets, typename Packet, typename Scalar>
-void score_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex d,
-                      const Scalar* Wt, KernelIndex wt_stride, const Scalar* bias, Scalar* out,
-                      KernelIndex out_stride) {
-  if constexpr (kRows > 1) {
-    if (rows < kRows) {
-      return score_tile_up_to<kRows - 1, kPackets, Packet>(rows, packets, x, d, Wt, wt_stride,
-                                                           bias, out, out_stride);
-    }
-  }
-  if constexpr (kPackets > 1) {
-    if (packets < kPackets) {
-      return score_tile_up_to<kRows, kPackets - 1, Packet>(rows, packets, x, d, Wt, wt_stride,
-                                                           bias, out, out_stride);
-    }
-  }
-  score_tile<kRows, kPackets, Packet>(x, d, Wt, wt_stride, bias, out, out_stride);
-}
-
-// Gt (d x kPackets packets, row stride stride) += sum_r x_r D_r for the tile's rows x_r and
-// their rows D_r of D (kPackets packets each, row stride stride, aligned): the score tile turned
-// around. It holds the tile's D in registers and sums feature by feature into Gt, which stays in
-// cache, so that it reads X only where the score tile just did. Summing into registers over all
-// rows instead would read every row again from further away, once per tile of features.
-template <int kRows, int kPackets, typename Packet, typename Scalar>
-void product_tile(const Scalar* const* x, KernelIndex d, const Scalar* D, KernelIndex stride,
-                  Scalar* Gt) {
-  using Eigen::internal::pload;
-  using Eigen::internal::pmadd;
-  using Eigen::internal::pset1;
-  using Eigen::internal::pstore;
-  constexpr KernelIndex kWidth = packet_size<Packet>;
-  Packet tile[kRows][kPackets];
-  for (int r = 0; r < kRows; ++r) {
-    for (int p = 0; p < kPackets; ++p) tile[r][p] = pload<Packet>(D + r * stride + p * kWidth);
-  }
-  for (KernelIndex j = 0; j < d; ++j) {
-    Scalar* g = Gt + j * stride;
-    Packet sums[kPackets];
-    for (int p = 0; p < kPackets; ++p) sums[p] = pload<Packet>(g + p * kWidth);
-    for (int r = 0; r < kRows; ++r) {
-      const Packet value = pset1<Packet>(x[r][j]);
-      for (int p = 0; p < kPackets; ++p) sums[p] = pmadd(value, tile[r][p], sums[p]);
-    }
-    for (int p = 0; p < kPackets; ++p) pstore(g + p * kWidth, sums[p]);
-  }
-}
-
-// product_tile for run-time rows <= kRows and packets <= kPackets.
-template <int kRows, int kPackets, typename Packet, typename Scalar>
-void product_tile_up_to(int rows, int packets, const Scalar* const* x, KernelIndex d,
-                        const Scalar* D, KernelIndex stride, Scalar* Gt) {
-  if constexpr (kRows > 1) {
-    if (rows < kRows) {
-      return product_tile_up_to<kRows - 1, kPackets, Packet>(rows, packets, x, d, D, stride, Gt);
-    }
-  }
-  if constexpr (kPackets > 1) {
-    if (packets < kPackets) {
-      return product_tile_up_to<kRows, kPackets - 1, Packet>(rows, packets, x, d, D, stride, Gt);
-    }
-  }
-  product_tile<kRows, kPackets, Packet>(x, d, D, stride, Gt);
-}
-
-// Scores every row of X tile by tile and hands each tile to finish(first, rows, z, stride) once
-// done: row first + r's k scores are at z + r * stride, followed by `pad` up to a whole number of
-// packets (stride values in all), aligned, in cache.
-// Unless `sums` is null, what finish leaves in the tile's k columns is then multiplied by the
-// tile's rows and added to sums as add_transposed_product adds X^T R.
-template <typename Packet, typename Scalar, typename Finish>
-void tiled_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, Scalar pad, Finish&& finish,
-                          const ProductSums<Scalar>* sums = nullptr) {
-  constexpr KernelIndex kWidth = packet_size<Packet>;
-  constexpr int kMaxPackets = kRegisters >= 32 ? 4 : 3;
-  static_assert(kMaxPackets <= int(sizeof kScoreTileRows / sizeof kScoreTileRows[0]));
-  const KernelIndex d = X.cols, n_packets = (k + kWidth - 1) / kWidth, padded = n_packets * kWidth;
-  // Weights transposed (d x padded, units contiguous) and zero-padded; the intercepts padded
-  // with `pad`, which the padding lanes then hold (X being finite).
-  Eigen::Array<Scalar, Dynamic, 1> Wt = Eigen::Array<Scalar, Dynamic, 1>::Zero(d * padded);
-  Eigen::Array<Scalar, Dynamic, 1> bias = Eigen::Array<Scalar, Dynamic, 1>::Constant(padded, pad);
-  for (KernelIndex u = 0; u < k; ++u) {
-    for (KernelIndex j = 0; j < d; ++j) Wt[j * padded + u] = W[u * d + j];
-    bias[u] = b ? b[u] : Scalar(0);
-  }
-  const int rows_per_tile = kScoreTileRows[(n_packets < kMaxPackets ? n_packets : kMaxPackets) - 1];
-  Eigen::Array<Scalar, Dynamic, 1> out(kMaxTileRows * padded);  // aligned by Eigen's allocator
-  // The products, transposed (d x padded), and the column sums, in Scalar until the end.
-  Eigen::Array<Scalar, Dynamic, 1> Gt, column_sums;
-  if (sums) {
-    Gt.setZero(d * padded);
-    column_sums.setZero(padded);
-  }
-  const Scalar* x[kMaxTileRows];
-  for (KernelIndex i = 0; i < X.rows; i += rows_per_tile) {
-    const int rows = static_cast<int>(X.rows - i < rows_per_tile ? X.rows - i : rows_per_tile);
-    for (int r = 0; r < rows; ++r) {
-      x[r] = X.row(i + r);
-      // The same row of the next tile.
-      if (i + r + rows_per_tile < X.rows) {
-        prefetch(X.row(i + r + rows_per_tile), d * KernelIndex(sizeof(Scalar)));
-      }
-    }
-    const auto packets_from = [&](KernelIndex p) {
-      return static_cast<int>(n_packets - p < kMaxPackets ? n_packets - p : kMaxPackets);
-    };
-    for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
-      score_tile_up_to<kMaxTileRows, kMaxPackets, Packet>(
-          rows, packets_from(p), x, d, Wt.data() + p * kWidth, padded, bias.data() + p * kWidth,
-          out.data() + p * kWidth, padded);
-    }
-    finish(i, rows, out.data(), padded);
-    if (!sums) continue;
-    for (KernelIndex p = 0; p < n_packets; p += kMaxPackets) {
-      product_tile_up_to<kMaxTileRows, kMaxPackets, Packet>(
-          rows, packets_from(p), x, d, out.data() + p * kWidth, padded, Gt.data() + p * kWidth);
-    }
-    if (sums->g) {
-      for (int r = 0; r < rows; ++r) {
-        column_sums += Eigen::Map<const Column<Scalar>>(out.data() + r * padded, padded);
-      }
-    }
-  }
-  if (!sums) return;
-  for (KernelIndex u = 0; u < k; ++u) {
-    double* g = sums->G + u * d;
-    for (KernelIndex j = 0; j < d; ++j) g[j] += static_cast<double>(Gt[j * padded + u]);
-    if (sums->g) sums->g[u] += static_cast<double>(column_sums[u]);
-  }
-}
-
-// The tile action (for tiled_scores_of_rows) that hands each row of the tile to
-// row_action(i, z), z holding row i's scores.
-template <typename RowAction>
-auto row_by_row(RowAction row_action) {
-  return [row_action](KernelIndex first, int rows, auto* z, KernelIndex stride) {
-    for (int r = 0; r < rows; ++r) row_action(first + r, z + r * stride);
-  };
-}
+// Row tiles: the fused passes over row-major X.
+//
+// A tile holds kRows rows with the rows across the lanes of packets: each unit's scores of the
+// tile fill whole packets whatever the number of units, and what the losses do with them (a
+// softmax across the units, binary losses) is arithmetic between packets, with no work across
+// lanes. The scores come from the tile's rows transposed once in cache, one broadcast weight
+// times a packet of rows at a time; the products X^T R read the rows as they lie, one broadcast
+// residual times a packet of features at a time. Units across the lanes instead would leave
+// lanes idle unless the units fill whole packets (10 units fill 10 of 16).
 
 template <typename Packet>
-struct PacketTag {
-  using type = Packet;
+struct TileShape {
+  static constexpr int kLanes = static_cast<int>(packet_size<Packet>);
+  // Row packets per tile: with 16 registers, two, so that each broadcast weight (an instruction
+  // of its own there) serves two multiply-adds.
+  static constexpr int kPackets = kRegisters >= 32 || kLanes == 1 ? 1 : 2;
+  static constexpr int kRows = kLanes * kPackets;
+  // Units scored per pass over the transposed rows: accumulators of kPackets packets each beside
+  // the loaded rows and a broadcast in registers.
+  static constexpr int kScoreUnits = kRegisters >= 32 ? 16 : 12 / kPackets;
+  // Rows of the product held in registers at once, beside a few units' sums.
+  static constexpr int kProductRows = kRows < kRegisters / 2 ? kRows : kRegisters / 2;
 };
 
-// Calls tiles(PacketTag<Packet>{}) with the packet the score tiles use for k units and returns
-// true; false when k is too small for tiles. They use full-width packets, the fewest per row,
-// and pay once the units fill more than half of one: fewer units leave most lanes idle, and
-// per-unit dot products do better.
-template <typename Scalar, typename Tiles>
-bool with_tile_packet(KernelIndex k, Tiles&& tiles) {
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  if (2 * k <= packet_size<Packet>) return false;
-  tiles(PacketTag<Packet>{});
-  return true;
+// The scores of one tile, as the fused kernels hand them to their tile actions: unit u's
+// scores of rows first .. first + kRows - 1 of the block at scores + u * kRows, aligned. Only
+// the first `rows` rows are rows of the block; the others (a last, short tile) are padding,
+// scored from rows of zeros, and cleared before any product.
+template <typename Scalar>
+struct RowTile {
+  KernelIndex first;
+  int rows;
+  Scalar* scores;
+};
+
+// values[first + r] of a tile's rows as kRows lanes of Scalar, `pad` in the padding lanes.
+template <int kRows, typename Value, typename Scalar>
+void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Scalar pad, Scalar* lanes) {
+  for (int r = 0; r < kRows; ++r) {
+    lanes[r] = r < tile.rows ? static_cast<Scalar>(values[tile.first + r]) : pad;
+  }
+}
+
+// xt (d x kRows, row j holding feature j of the tile's rows) from the rows x[0 .. kRows).
+template <typename Packet, typename Scalar>
+void transpose_tile(const Scalar* const* x, KernelIndex d, Scalar* xt) {
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  KernelIndex whole = 0;
+  if constexpr (kLanes > 1) {
+    whole = d / kLanes * kLanes;
+    Eigen::internal::PacketBlock<Packet, kLanes> block;
+    for (int p = 0; p < Shape::kPackets; ++p) {
+      for (KernelIndex j = 0; j < whole; j += kLanes) {
+        for (int r = 0; r < kLanes; ++r) {
+          block.packet[r] = Eigen::internal::ploadu<Packet>(x[p * kLanes + r] + j);
+        }
+        Eigen::internal::ptranspose(block);
+        for (int c = 0; c < kLanes; ++c) {
+          Eigen::internal::pstore(xt + (j + c) * kRows + p * kLanes, block.packet[c]);
+        }
+      }
+    }
+  }
+  for (KernelIndex j = whole; j < d; ++j) {
+    for (int r = 0; r < kRows; ++r) xt[j * kRows + r] = x[r][j];
+  }
+}
+
+// Independent sums per unit and row packet, so that enough multiply-adds are in flight.
+template <typename Packet>
+constexpr int score_chains(int units) {
+  const int in_flight = units * TileShape<Packet>::kPackets;
+  return in_flight >= 8 ? 1 : in_flight >= 4 ? 2 : 4;
+}
+
+// T (kUnits x kRows) = the tile's scores for kUnits units: xt (see transpose_tile) times the
+// units' weights Wt (d x units, row stride wt_stride), plus b (null: 0).
+template <int kUnits, typename Packet, typename Scalar>
+void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex wt_stride,
+                const Scalar* b, Scalar* T) {
+  using namespace Eigen::internal;
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kPackets = Shape::kPackets, kRows = Shape::kRows;
+  constexpr int kChains = score_chains<Packet>(kUnits);
+  Packet sums[kChains][kUnits][kPackets];
+  for (int u = 0; u < kUnits; ++u) {
+    for (int p = 0; p < kPackets; ++p) {
+      sums[0][u][p] = pset1<Packet>(b ? b[u] : Scalar(0));
+      for (int c = 1; c < kChains; ++c) sums[c][u][p] = pset1<Packet>(Scalar(0));
+    }
+  }
+  const auto add_feature = [&](KernelIndex j, int c) {
+    Packet values[kPackets];
+    for (int p = 0; p < kPackets; ++p) values[p] = pload<Packet>(xt + j * kRows + p * kLanes);
+    const Scalar* w = Wt + j * wt_stride;
+    for (int u = 0; u < kUnits; ++u) {
+      const Packet weight = pset1<Packet>(w[u]);
+      for (int p = 0; p < kPackets; ++p) sums[c][u][p] = pmadd(values[p], weight, sums[c][u][p]);
+    }
+  };
+  KernelIndex j = 0;
+  for (; j + kChains <= d; j += kChains) {
+    for (int c = 0; c < kChains; ++c) add_feature(j + c, c);
+  }
+  for (; j < d; ++j) add_feature(j, 0);
+  for (int u = 0; u < kUnits; ++u) {
+    for (int p = 0; p < kPackets; ++p) {
+      for (int c = 1; c < kChains; ++c) sums[0][u][p] = padd(sums[0][u][p], sums[c][u][p]);
+      pstore(T + u * kRows + p * kLanes, sums[0][u][p]);
+    }
+  }
+}
+
+// score_tile for run-time units <= kUnits.
+template <int kUnits, typename Packet, typename Scalar>
+void score_tile_up_to(int units, const Scalar* xt, KernelIndex d, const Scalar* Wt,
+                      KernelIndex wt_stride, const Scalar* b, Scalar* T) {
+  if constexpr (kUnits > 1) {
+    if (units < kUnits) {
+      return score_tile_up_to<kUnits - 1, Packet>(units, xt, d, Wt, wt_stride, b, T);
+    }
+  }
+  score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, T);
+}
+
+// G (units x d, row-major) += D^T X_tile over features [first, d) in FeaturePacket packets, for
+// kUnits units: D holds the tile's values of each unit (kRows apart), x the tile's rows.
+template <int kRows, int kProductRows, int kUnits, typename FeaturePacket, typename Scalar>
+void add_tile_product_units(const Scalar* const* x, KernelIndex j, KernelIndex d,
+                            const Scalar* D, Scalar* G) {
+  using namespace Eigen::internal;
+  FeaturePacket sums[kUnits];
+  for (int u = 0; u < kUnits; ++u) sums[u] = ploadu<FeaturePacket>(G + u * d + j);
+  for (int group = 0; group < kRows; group += kProductRows) {
+    FeaturePacket values[kProductRows];
+    for (int r = 0; r < kProductRows; ++r) values[r] = ploadu<FeaturePacket>(x[group + r] + j);
+    for (int r = 0; r < kProductRows; ++r) {
+      for (int u = 0; u < kUnits; ++u) {
+        sums[u] = pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sums[u]);
+      }
+    }
+  }
+  for (int u = 0; u < kUnits; ++u) pstoreu(G + u * d + j, sums[u]);
+}
+
+template <int kRows, int kProductRows, typename FeaturePacket, typename Scalar>
+void add_tile_product(const Scalar* const* x, KernelIndex first, KernelIndex d, const Scalar* D,
+                      KernelIndex k, Scalar* G) {
+  constexpr KernelIndex kWidth = packet_size<FeaturePacket>;
+  constexpr int kUnits = 4;  // sums per feature packet: independent chains of multiply-adds
+  KernelIndex j = first;
+  for (; j + kWidth <= d; j += kWidth) {
+    KernelIndex u = 0;
+    for (; u + kUnits <= k; u += kUnits) {
+      add_tile_product_units<kRows, kProductRows, kUnits, FeaturePacket>(x, j, d, D + u * kRows,
+                                                                         G + u * d);
+    }
+    const Scalar* rest_D = D + u * kRows;
+    Scalar* rest_G = G + u * d;
+    switch (k - u) {
+      case 3: add_tile_product_units<kRows, kProductRows, 3, FeaturePacket>(x, j, d, rest_D, rest_G); break;
+      case 2: add_tile_product_units<kRows, kProductRows, 2, FeaturePacket>(x, j, d, rest_D, rest_G); break;
+      case 1: add_tile_product_units<kRows, kProductRows, 1, FeaturePacket>(x, j, d, rest_D, rest_G); break;
+      default: break;
+    }
+  }
+  if constexpr (kWidth > 1) {
+    using Half = typename Eigen::internal::unpacket_traits<FeaturePacket>::half;
+    if (j < d) {
+      if constexpr (packet_size<Half> < kWidth) {
+        add_tile_product<kRows, kProductRows, Half>(x, j, d, D, k, G);
+      } else {
+        add_tile_product<kRows, kProductRows, Scalar>(x, j, d, D, k, G);
+      }
+    }
+  }
+}
+
+// Scores row-major X tile by tile for the k units (W, b as for linear_scores) and hands each
+// tile to action(RowTile&). Unless `sums` is null, what the action leaves in the tile's scores
+// is then multiplied by the tile's rows and added to sums as add_transposed_product adds X^T R.
+template <typename Packet, typename Scalar, typename Action>
+void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                       KernelIndex k, Action&& action, const ProductSums<Scalar>* sums = nullptr) {
+  using Shape = TileShape<Packet>;
+  constexpr int kRows = Shape::kRows;
+  const KernelIndex d = X.cols;
+  Column<Scalar> Wt(d * k);  // the weights transposed, each feature's for all units contiguous
+  for (KernelIndex u = 0; u < k; ++u) {
+    for (KernelIndex j = 0; j < d; ++j) Wt[j * k + u] = W[u * d + j];
+  }
+  Column<Scalar> xt(d * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
+  // The products (k x d, row-major: G itself for double) and column sums, in Scalar.
+  Column<Scalar> products, column_sums;
+  Scalar* G = nullptr;
+  if (sums) {
+    if constexpr (std::is_same_v<Scalar, double>) {
+      G = sums->G;
+    } else {
+      products.setZero(k * d);
+      G = products.data();
+    }
+    column_sums.setZero(k * kRows);
+  }
+  const KernelIndex n_tiles = (X.rows + kRows - 1) / kRows, row_bytes = d * KernelIndex(sizeof(Scalar));
+  Ahead ahead(X, n_tiles);
+  const Scalar* x[kRows];
+  for (KernelIndex first = 0; first < X.rows; first += kRows) {
+    RowTile<Scalar> tile{first, static_cast<int>(X.rows - first < kRows ? X.rows - first : kRows),
+                         scores.data()};
+    ahead.step();
+    for (int r = 0; r < kRows; ++r) {
+      x[r] = r < tile.rows ? X.row(first + r) : zeros.data();
+      if (first + kRows + r < X.rows) prefetch(X.row(first + kRows + r), row_bytes);
+    }
+    transpose_tile<Packet>(x, d, xt.data());
+    for (KernelIndex u = 0; u < k; u += Shape::kScoreUnits) {
+      const int units = static_cast<int>(k - u < Shape::kScoreUnits ? k - u : Shape::kScoreUnits);
+      score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), d, Wt.data() + u, k,
+                                                   b ? b + u : nullptr, scores.data() + u * kRows);
+    }
+    action(tile);
+    if (!sums) continue;
+    if (tile.rows < kRows) {
+      for (KernelIndex u = 0; u < k; ++u) {
+        for (int r = tile.rows; r < kRows; ++r) scores[u * kRows + r] = Scalar(0);
+      }
+    }
+    add_tile_product<kRows, Shape::kProductRows, Packet>(x, 0, d, scores.data(), k, G);
+    column_sums += scores;
+  }
+  if (!sums) return;
+  if constexpr (!std::is_same_v<Scalar, double>) {
+    for (KernelIndex j = 0; j < k * d; ++j) sums->G[j] += static_cast<double>(products[j]);
+  }
+  if (sums->g) {
+    for (KernelIndex u = 0; u < k; ++u) {
+      sums->g[u] += static_cast<double>(column_sums.segment(u * kRows, kRows).sum());
+    }
+  }
+}
+
+// Z (block rows x k, row-major) from a tile's scores.
+template <int kRows, typename Scalar>
+void store_tile_rows(const RowTile<Scalar>& tile, KernelIndex k, Scalar* Z) {
+  for (int r = 0; r < tile.rows; ++r) {
+    Scalar* z = Z + (tile.first + r) * k;
+    for (KernelIndex u = 0; u < k; ++u) z[u] = tile.scores[u * kRows + r];
+  }
+}
+
+// Whether row tiles serve k units of X: row-major X and enough units. For the fewest units the
+// tile's transposition costs more than it saves, and dot products along each row do better.
+constexpr KernelIndex kMinTileUnits = 3;
+
+template <typename Scalar>
+bool row_tiles_serve(const DenseBlock<Scalar>& X, KernelIndex k) {
+  return X.row_major && k >= kMinTileUnits;
 }
 
 template <typename Scalar>
 void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                            KernelIndex k, Scalar* Z) {
-  const bool tiled = with_tile_packet<Scalar>(k, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0),
-                                 row_by_row([&](KernelIndex i, const Scalar* z) {
-      for (KernelIndex u = 0; u < k; ++u) Z[i * k + u] = z[u];
-    }));
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  if (!row_tiles_serve(X, k)) return dot_scores_of_rows(X, W, b, k, Z);
+  for_each_row_tile<Packet>(X, W, b, k, [&](const RowTile<Scalar>& tile) {
+    store_tile_rows<TileShape<Packet>::kRows>(tile, k, Z);
   });
-  if (!tiled) dot_scores_of_rows(X, W, b, k, Z);
 }
 
 template <typename Scalar>
@@ -709,104 +765,112 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   return loss;
 }
 
-// Softmax on the padded packets of a score tile. The padding lanes (0) are left out of the
-// maximum and cleared after the exponential by a mask: an exponential driven to underflow would
-// give subnormal numbers, which cost some CPUs a hundred cycles per operation.
+// The fused kernels score row-major X with enough units in row tiles, action(RowTile&) taking
+// each tile, and return true. Otherwise (and for column-major X) all rows are scored into Z,
+// unfused() takes them from there, and unless `sums` is null a separate product adds X^T Z to it.
+template <typename Scalar, typename Action, typename Unfused>
+bool row_tiles_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
+                          KernelIndex k, Scalar* Z, Action&& action, Unfused&& unfused,
+                          const ProductSums<Scalar>* sums = nullptr) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  if (row_tiles_serve(X, k)) {
+    for_each_row_tile<Packet>(X, W, b, k, action, sums);
+    return true;
+  }
+  linear_scores(X, W, b, k, Z);
+  unfused();
+  if (sums) add_transposed_product(X, Z, k, sums->scratch, sums->G, sums->g);
+  return false;
+}
+
+// A tile's weights (null: 1) as lanes, 0 in the padding.
+template <int kRows, typename Scalar>
+void weight_lanes(const double* weights, const RowTile<Scalar>& tile, Scalar* lanes) {
+  if (weights) return rows_to_lanes<kRows>(weights, tile, Scalar(0), lanes);
+  for (int r = 0; r < kRows; ++r) lanes[r] = r < tile.rows ? Scalar(1) : Scalar(0);
+}
+
+// Each row of a tile's scores becomes exp(z - max z), with the sums of the exponentials in
+// `sums` (kRows lanes). Unless `labels` is null (lanes of class indices), `picked` receives
+// z[label] - max z.
 template <typename Packet, typename Scalar>
-class TileSoftmax {
- public:
-  explicit TileSoftmax(KernelIndex k)
-      : last_((k + kWidth - 1) / kWidth * kWidth - kWidth),
-        in_last_(Eigen::internal::pcmp_lt(Eigen::internal::plset<Packet>(Scalar(0)),
-                                          Eigen::internal::pset1<Packet>(Scalar(k - last_)))) {}
-
-  // Each row z_r = z + r * stride of a score tile becomes exp(z_r - max z_r); maxima[r]
-  // receives max z_r and sums[r] the sum of its k exponentials. Phase after phase over the rows:
-  // a row alone is one long chain of dependent steps (a maximum across lanes, exponentials, a
-  // sum across lanes), and the rows' chains can overlap only where they lie close together.
-  void exponentiate(Scalar* z, int rows, KernelIndex stride, Scalar* maxima, Scalar* sums) const {
-    using namespace Eigen::internal;
-    for (int r = 0; r < rows; ++r) {
-      const Scalar* row = z + r * stride;
-      Packet top = pselect(in_last_, pload<Packet>(row + last_), pset1<Packet>(row[0]));
-      for (KernelIndex p = 0; p < last_; p += kWidth) top = pmax(top, pload<Packet>(row + p));
-      maxima[r] = predux_max(top);
+void exponentiate_tile(Scalar* T, KernelIndex k, const Scalar* labels, Scalar* picked,
+                       Scalar* sums) {
+  using namespace Eigen::internal;
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  for (int offset = 0; offset < kRows; offset += kLanes) {
+    Scalar* z = T + offset;
+    Packet top = pload<Packet>(z);
+    for (KernelIndex u = 1; u < k; ++u) top = pmax(top, pload<Packet>(z + u * kRows));
+    Packet label = pzero(top), chosen = pzero(top), total = pzero(top);
+    if (labels) label = pload<Packet>(labels + offset);
+    for (KernelIndex u = 0; u < k; ++u) {
+      const Packet scores = pload<Packet>(z + u * kRows);
+      if (labels) chosen = pselect(pcmp_eq(label, pset1<Packet>(Scalar(u))), scores, chosen);
+      const Packet e = exp_nonpositive(psub(scores, top));
+      pstore(z + u * kRows, e);
+      total = padd(total, e);
     }
-    for (int r = 0; r < rows; ++r) {
-      Scalar* row = z + r * stride;
-      const Packet shift = pset1<Packet>(maxima[r]);
-      Packet total = pand(exp_nonpositive(psub(pload<Packet>(row + last_), shift)), in_last_);
-      pstore(row + last_, total);
-      for (KernelIndex p = 0; p < last_; p += kWidth) {
-        const Packet e = exp_nonpositive(psub(pload<Packet>(row + p), shift));
-        pstore(row + p, e);
-        total = padd(total, e);
-      }
-      sums[r] = predux(total);
+    pstore(sums + offset, total);
+    if (labels) pstore(picked + offset, psub(chosen, top));
+  }
+}
+
+// P (block rows x k, row-major) = the tile's exponentials divided by their sums.
+template <typename Packet, typename Scalar>
+void store_probabilities(const RowTile<Scalar>& tile, KernelIndex k, const Scalar* sums,
+                         Scalar* P) {
+  using namespace Eigen::internal;
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  EIGEN_ALIGN_MAX Scalar probabilities[kRows];
+  Packet inverse[Shape::kPackets];
+  for (int p = 0; p < Shape::kPackets; ++p) {
+    inverse[p] = pdiv(pset1<Packet>(Scalar(1)), pload<Packet>(sums + p * kLanes));
+  }
+  for (KernelIndex u = 0; u < k; ++u) {
+    for (int p = 0; p < Shape::kPackets; ++p) {
+      const Scalar* e = tile.scores + u * kRows + p * kLanes;
+      pstore(probabilities + p * kLanes, pmul(pload<Packet>(e), inverse[p]));
     }
+    for (int r = 0; r < tile.rows; ++r) P[(tile.first + r) * k + u] = probabilities[r];
   }
-
- private:
-  static constexpr KernelIndex kWidth = packet_size<Packet>;
-  KernelIndex last_;  // offset of the last packet
-  Packet in_last_;    // all bits set in the lanes of the last packet that hold units
-};
-
-// The two paths of a fused kernel on the scores X W^T + 1 b^T (W, b as for linear_scores). With
-// score tiles (X row-major, k suiting them), each tile of rows goes on as soon as it is scored,
-// while in cache, to the tile action that tile_action_for(PacketTag<Packet>{}) makes for the
-// tiles' packet (called as tiled_scores_of_rows calls finish). Else all rows are scored into Z
-// and unfused() takes them from there. Unless `sums` is null, what the tile action leaves in the
-// tiles (or unfused() in Z) is then multiplied by the rows and added to sums. Returns whether the
-// tiles served.
-template <typename Scalar, typename TileActionFor, typename Unfused>
-bool tiled_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                      KernelIndex k, Scalar* Z, TileActionFor&& tile_action_for,
-                      Unfused&& unfused, const ProductSums<Scalar>* sums = nullptr) {
-  const bool tiled = X.row_major && with_tile_packet<Scalar>(k, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    tiled_scores_of_rows<Packet>(X, W, b, k, Scalar(0), tile_action_for(tag), sums);
-  });
-  if (!tiled) {
-    linear_scores(X, W, b, k, Z);
-    unfused();
-    if (sums) add_transposed_product(X, Z, k, sums->scratch, sums->G, sums->g);
-  }
-  return tiled;
 }
 
 template <typename Scalar>
 double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                            KernelIndex k, const int* labels, const double* weights, Scalar* R,
                            Scalar* P, const ProductSums<Scalar>& sums) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
   double loss = 0.0;
-  // Tiled: each row's sum of exponentials and picked score z[label] - max z, the sums' logs
-  // taken together once all rows are scored.
-  Column<Scalar> log_sums, picked;
-  const bool tiled = tiled_or_unfused(X, W, b, k, R, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    log_sums.resize(X.rows);
-    picked.resize(X.rows);
-    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex first, int rows,
-                                                              Scalar* z, KernelIndex stride) {
-      Scalar maxima[kMaxTileRows], exp_sums[kMaxTileRows];
-      for (int r = 0; r < rows; ++r) picked[first + r] = z[r * stride + labels[first + r]];
-      tile_softmax.exponentiate(z, rows, stride, maxima, exp_sums);
-      for (int r = 0; r < rows; ++r) {
-        const KernelIndex i = first + r;
-        picked[i] -= maxima[r];
-        log_sums[i] = exp_sums[r];
-        const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-        Scalar* e = z + r * stride;  // becomes the residuals
-        softmax_row_residuals(e, exp_sums[r], k, labels[i], weight, P ? P + i * k : nullptr, e);
+  EIGEN_ALIGN_MAX Scalar label_lanes[kRows], weight[kRows], picked[kRows], exp_sums[kRows];
+  row_tiles_or_unfused(X, W, b, k, R, [&](const RowTile<Scalar>& tile) {
+    rows_to_lanes<kRows>(labels, tile, Scalar(0), label_lanes);
+    weight_lanes<kRows>(weights, tile, weight);
+    exponentiate_tile<Packet>(tile.scores, k, label_lanes, picked, exp_sums);
+    if (P) store_probabilities<Packet>(tile, k, exp_sums, P);
+    EIGEN_ALIGN_MAX Scalar log_sums[kRows];
+    for (int p = 0; p < kRows; p += kLanes) {
+      pstore(log_sums + p, plog(pload<Packet>(exp_sums + p)));
+    }
+    for (int r = 0; r < tile.rows; ++r) {
+      loss += softmax_row_loss(weights, tile.first + r, log_sums[r], picked[r]);
+    }
+    // The residuals (e / sum - onehot(label)) * weight in place of the exponentials.
+    for (int p = 0; p < kRows; p += kLanes) {
+      const Packet w = pload<Packet>(weight + p), label = pload<Packet>(label_lanes + p);
+      const Packet scale = pdiv(w, pload<Packet>(exp_sums + p));
+      for (KernelIndex u = 0; u < k; ++u) {
+        Scalar* r = tile.scores + u * kRows + p;
+        const Packet hit = pand(pcmp_eq(label, pset1<Packet>(Scalar(u))), w);
+        pstore(r, psub(pmul(pload<Packet>(r), scale), hit));
       }
-    };
+    }
   }, [&] { loss = softmax_loss(R, X.rows, k, labels, weights, P); }, &sums);
-  if (!tiled) return loss;
-  apply<Function::Log>(log_sums.data(), log_sums.data(), X.rows);
-  for (KernelIndex i = 0; i < X.rows; ++i) {
-    loss += softmax_row_loss(weights, i, log_sums[i], picked[i]);
-  }
   return loss;
 }
 
@@ -816,16 +880,11 @@ void softmax(Scalar* Z, KernelIndex rows, KernelIndex k);
 template <typename Scalar>
 void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b, KernelIndex k,
                     Scalar* P) {
-  tiled_or_unfused(X, W, b, k, P, [&](auto tag) {
-    using Packet = typename decltype(tag)::type;
-    return [&, tile_softmax = TileSoftmax<Packet, Scalar>(k)](KernelIndex first, int rows,
-                                                              Scalar* z, KernelIndex stride) {
-      Scalar maxima[kMaxTileRows], sums[kMaxTileRows];
-      tile_softmax.exponentiate(z, rows, stride, maxima, sums);
-      for (int r = 0; r < rows; ++r) {
-        for (KernelIndex u = 0; u < k; ++u) P[(first + r) * k + u] = z[r * stride + u] / sums[r];
-      }
-    };
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  EIGEN_ALIGN_MAX Scalar exp_sums[TileShape<Packet>::kRows];
+  row_tiles_or_unfused(X, W, b, k, P, [&](const RowTile<Scalar>& tile) {
+    exponentiate_tile<Packet, Scalar>(tile.scores, k, nullptr, nullptr, exp_sums);
+    store_probabilities<Packet>(tile, k, exp_sums, P);
   }, [&] { softmax(P, X.rows, k); });
 }
 
@@ -960,137 +1019,156 @@ void softmax_curvature(const Scalar* P, const double* weights, Scalar* U, Kernel
   }
 }
 
-// softmax_curvature of the direction's scores X V^T + 1 c^T, each row's product taken while
-// its scores are in a score tile.
+// softmax_curvature of the direction's scores X V^T + 1 c^T, each tile's products taken while
+// its scores are in the tile.
 template <typename Scalar>
 void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
                               KernelIndex k, const Scalar* P, const double* weights, Scalar* U,
                               const ProductSums<Scalar>& sums) {
-  tiled_or_unfused(X, V, c, k, U, [&](auto) {
-    return row_by_row([&](KernelIndex i, Scalar* z) {  // z becomes the product, in place
-      const Scalar* p = P + i * k;
-      Scalar mean = p[0] * z[0];  // p . z, as softmax_curvature adds it up
-      for (KernelIndex j = 1; j < k; ++j) mean += p[j] * z[j];
-      const Scalar weight = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
-      for (KernelIndex j = 0; j < k; ++j) z[j] = weight * p[j] * (z[j] - mean);
-    });
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  using Shape = TileShape<Packet>;
+  constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  Column<Scalar> probabilities(k * kRows);  // the tile's rows of P, as lanes
+  EIGEN_ALIGN_MAX Scalar weight[kRows];
+  row_tiles_or_unfused(X, V, c, k, U, [&](const RowTile<Scalar>& tile) {
+    weight_lanes<kRows>(weights, tile, weight);
+    for (KernelIndex u = 0; u < k; ++u) {
+      for (int r = 0; r < kRows; ++r) {
+        probabilities[u * kRows + r] = r < tile.rows ? P[(tile.first + r) * k + u] : Scalar(0);
+      }
+    }
+    for (int offset = 0; offset < kRows; offset += kLanes) {
+      Scalar* z = tile.scores + offset;
+      const Scalar* p = probabilities.data() + offset;
+      Packet mean = pmul(pload<Packet>(p), pload<Packet>(z));  // p . z, the mean of z under p
+      for (KernelIndex u = 1; u < k; ++u) {
+        mean = pmadd(pload<Packet>(p + u * kRows), pload<Packet>(z + u * kRows), mean);
+      }
+      const Packet w = pload<Packet>(weight + offset);
+      for (KernelIndex u = 0; u < k; ++u) {
+        const Packet scaled = pmul(w, pload<Packet>(p + u * kRows));
+        pstore(z + u * kRows, pmul(scaled, psub(pload<Packet>(z + u * kRows), mean)));
+      }
+    }
   }, [&] { softmax_curvature(P, weights, U, X.rows, k); }, &sums);
 }
 
-// binary_units_loss on score tiles, row after row as they come: binary_loss's arithmetic on each
-// unit of a row. Each unit's loss adds up as binary_loss adds it, the unweighted log(1 + e)
-// parts as runs of products, though in one lane per unit (the last bits differ).
-template <typename Scalar>
+// binary_units_loss on row tiles: binary_loss's arithmetic on packets of each unit's rows. Each
+// unit's loss adds up as binary_loss adds it, the unweighted log(1 + e) parts as runs of
+// products, though in one run per lane (the last bits differ).
+template <typename Packet, typename Scalar>
 class TileBinaryLosses {
  public:
   TileBinaryLosses(KernelIndex k, const BinaryUnits<Scalar>& units, const int* labels,
                    const double* weights)
-      : k_(k), units_(units), labels_(labels), weights_(weights) {
-    KernelIndex products = 0, kept = 0;
-    for (KernelIndex u = 0; u < k; ++u) {
-      products += units.positive[u] < 0;
-      kept += units.positive[u] >= 0 && units.curvature[u];
-    }
-    product_units_.resize(products);
-    kept_units_.resize(kept);
-    products = kept = 0;
-    for (KernelIndex u = 0; u < k; ++u) {
-      if (units.positive[u] < 0) product_units_[products++] = u;
-      if (units.positive[u] >= 0 && units.curvature[u]) kept_units_[kept++] = u;
-    }
-    saved_.resize(products);
-  }
+      : k_(k), units_(units), labels_(labels), weights_(weights),
+        sums_(Column<double>::Zero(k * kRows)), products_(Column<double>::Zero(k * kRows)) {}
 
-  // A tile action (see tiled_scores_of_rows): the scores become the units' derivatives or
+  // A tile action (see for_each_row_tile): the scores become the units' derivatives or
   // curvature products.
-  void operator()(KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
-    if (lanes_ != stride) set_lanes(stride);
-    margin_exponentials(z, rows * stride, e_.data(), weights_ ? logs_.data() : nullptr);
-    for (int r = 0; r < rows; ++r) {
-      const KernelIndex i = first + r, row = units_.first + i;
-      Scalar* zr = z + r * stride;
-      // Products from the scores, which the loss loop overwrites in every lane.
-      for (KernelIndex p = 0; p < product_units_.size(); ++p) {
-        const KernelIndex u = product_units_[p];
-        saved_[p] = zr[u] * units_.curvature[u][row];
-      }
-      if (weights_) {
-        loss_lanes<true>(zr, r * stride, labels_[i], weights_[i]);
+  void operator()(const RowTile<Scalar>& tile) {
+    first_ = tile.first;
+    rows_to_lanes<kRows>(labels_, tile, Scalar(-1), label_lanes_);
+    weight_lanes<kRows>(weights_, tile, weight_);
+    const KernelIndex row = units_.first + tile.first;  // of the curvature columns
+    for (KernelIndex u = 0; u < k_; ++u) {
+      Scalar* z = tile.scores + u * kRows;
+      Scalar* curvature = units_.curvature[u] ? units_.curvature[u] + row : nullptr;
+      if (units_.positive[u] < 0) {
+        multiply_by_kept(z, curvature, tile.rows);
       } else {
-        loss_lanes<false>(zr, r * stride, labels_[i], 1.0);
-        if (++run_ == kRun) close_run();
-      }
-      for (KernelIndex p = 0; p < product_units_.size(); ++p) zr[product_units_[p]] = saved_[p];
-      for (KernelIndex q = 0; q < kept_units_.size(); ++q) {
-        const KernelIndex u = kept_units_[q];
-        units_.curvature[u][row] = kept_[u];
+        unit_losses(z, u, curvature, tile.rows);
       }
     }
+    if (!weights_ && ++run_ == kRunTiles) close_run();
   }
 
   // Adds each loss unit's loss to losses[u].
   void add_to(double* losses) {
     if (!weights_) close_run();
     for (KernelIndex u = 0; u < k_; ++u) {
-      if (units_.positive[u] >= 0) losses[u] += sums_[u];
+      if (units_.positive[u] >= 0) losses[u] += sums_.segment(u * kRows, kRows).sum();
     }
   }
 
  private:
-  static constexpr KernelIndex kRun = 960;  // rows per run: products below 2^kRun
+  using Shape = TileShape<Packet>;
+  static constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  static constexpr int kRunTiles = 960;  // tiles per run: each lane's product below 2^960
 
-  // Buffers for tiles of `lanes` values per row; the loss lanes of padding and product units
-  // compute values nobody reads, so that the loop runs over whole packets without branches.
-  void set_lanes(KernelIndex lanes) {
-    lanes_ = lanes;
-    e_.resize(kMaxTileRows * lanes);
-    if (weights_) logs_.resize(kMaxTileRows * lanes);
-    kept_.resize(lanes);
-    row_losses_.resize(lanes);
-    positive_ = Column<Scalar>::Constant(lanes, Scalar(-1));
-    for (KernelIndex u = 0; u < k_; ++u) positive_[u] = static_cast<Scalar>(units_.positive[u]);
-    sums_ = Column<double>::Zero(lanes);
-    products_ = Column<double>::Zero(lanes);
+  // z *= the kept curvature of the tile's rows, from `rows` values at `kept`.
+  void multiply_by_kept(Scalar* z, const Scalar* kept, int rows) {
+    using namespace Eigen::internal;
+    EIGEN_ALIGN_MAX Scalar lanes[kRows];
+    if (rows < kRows) {
+      for (int r = 0; r < kRows; ++r) lanes[r] = r < rows ? kept[r] : Scalar(0);
+      kept = lanes;
+    }
+    for (int p = 0; p < kRows; p += kLanes) {
+      pstore(z + p, pmul(pload<Packet>(z + p), ploadu<Packet>(kept + p)));
+    }
   }
 
-  // binary_terms on one row's lanes (its scores z, its exponentials from e_ at `offset`),
-  // vectorised across the units, then each lane's loss added to its sum in double. Two loops,
-  // so that the first runs in packets of Scalar: the compiler does not vectorise the terms
-  // together with the sums in double. Class indices are compared in Scalar, exact below 2^24
-  // classes (in float), far beyond what a model with a unit per class can hold.
-  template <bool kWeighted>
-  void loss_lanes(Scalar* z, KernelIndex offset, int label_index, double row_weight) {
-    const Scalar label = static_cast<Scalar>(label_index);
-    const Scalar weight = static_cast<Scalar>(row_weight);
-    const Scalar* e_row = e_.data() + offset;
-    const Scalar* log_row = kWeighted ? logs_.data() + offset : nullptr;
-    const Scalar* positive = positive_.data();
-    Scalar* kept = kept_.data();
-    Scalar* row_losses = row_losses_.data();
-    for (KernelIndex u = 0; u < lanes_; ++u) {
-      const Scalar t = positive[u] == label ? Scalar(1) : Scalar(-1);
-      const BinaryTerms<Scalar> terms =
-          binary_terms(z[u], t, e_row[u], kWeighted ? log_row[u] : Scalar(1), weight);
-      kept[u] = terms.curvature;
-      z[u] = terms.derivative;
-      row_losses[u] = kWeighted ? terms.hinge + terms.log1p_e : terms.hinge;
+  // binary_terms on a packet of rows' scores z, with t = +1 for rows of the unit's class.
+  void unit_losses(Scalar* z, KernelIndex u, Scalar* curvature, int rows) {
+    using namespace Eigen::internal;
+    const Packet one = pset1<Packet>(Scalar(1)), positive = pset1<Packet>(Scalar(units_.positive[u]));
+    EIGEN_ALIGN_MAX Scalar kept[kRows], hinges[kRows], logs[kRows], exps[kRows];
+    for (int p = 0; p < kRows; p += kLanes) {
+      const Packet scores = pload<Packet>(z + p), w = pload<Packet>(weight_ + p);
+      const Packet t = pselect(pcmp_eq(pload<Packet>(label_lanes_ + p), positive), one, pnegate(one));
+      const Packet e = exp_nonpositive(pnegate(pabs(scores)));  // exp(-|m|)
+      const Packet margin = pmul(t, scores), v = padd(one, e), inverse = pdiv(one, v);
+      const Packet sigmoid_of_minus_margin =
+          pselect(pcmp_le(pzero(margin), margin), pmul(e, inverse), inverse);
+      pstore(z + p, pmul(pnegate(t), pmul(sigmoid_of_minus_margin, w)));
+      // sigmoid(|z|) sigmoid(-|z|) = (1 / v) (e / v), free of cancellation.
+      pstore(kept + p, pmul(pmul(pmul(e, inverse), inverse), w));
+      pstore(hinges + p, pselect(pcmp_lt(margin, pzero(margin)), pnegate(margin), pzero(margin)));
+      pstore(exps + p, e);
+      if (weights_) {
+        // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
+        const Packet log1p_e = psub(plog(v), pmul(psub(psub(v, one), e), inverse));
+        pstore(logs + p, log1p_e);
+      }
     }
-    double* sums = sums_.data();
-    if constexpr (kWeighted) {
-      for (KernelIndex u = 0; u < lanes_; ++u) {
-        sums[u] += row_weight * static_cast<double>(row_losses[u]);
+    if (rows == kRows) {
+      add_losses(u, WholeTile{}, kept, hinges, logs, exps, curvature);
+    } else {
+      add_losses(u, rows, kept, hinges, logs, exps, curvature);
+    }
+  }
+
+  // A whole tile's count of rows, known at compile time, so that the loops over it vectorise.
+  struct WholeTile {
+    constexpr operator int() const { return kRows; }
+  };
+
+  // The unit's kept curvature and losses of the first `rows` lanes.
+  template <typename Rows>
+  void add_losses(KernelIndex u, Rows rows, const Scalar* kept, const Scalar* hinges,
+                  const Scalar* logs, const Scalar* exps, Scalar* curvature) {
+    if (curvature) {
+      for (int r = 0; r < rows; ++r) curvature[r] = kept[r];
+    }
+    double* sums = sums_.data() + u * kRows;
+    if (weights_) {
+      const double* weights = weights_ + first_;
+      for (int r = 0; r < rows; ++r) {
+        sums[r] += weights[r] * (static_cast<double>(hinges[r]) + static_cast<double>(logs[r]));
       }
     } else {
-      double* products = products_.data();
-      for (KernelIndex u = 0; u < lanes_; ++u) {
-        sums[u] += static_cast<double>(row_losses[u]);
-        products[u] += static_cast<double>(e_row[u]) * (1.0 + products[u]);
+      double* products = products_.data() + u * kRows;
+      for (int r = 0; r < rows; ++r) {
+        sums[r] += static_cast<double>(hinges[r]);
+        products[r] += static_cast<double>(exps[r]) * (1.0 + products[r]);
       }
     }
   }
 
   void close_run() {
-    for (KernelIndex u = 0; u < k_; ++u) sums_[u] += __builtin_log1p(products_[u]);
+    for (KernelIndex j = 0; j < k_ * kRows; ++j) sums_[j] += __builtin_log1p(products_[j]);
     products_.setZero();
     run_ = 0;
   }
@@ -1099,14 +1177,10 @@ class TileBinaryLosses {
   BinaryUnits<Scalar> units_;
   const int* labels_;
   const double* weights_;
-  Eigen::Array<KernelIndex, Dynamic, 1> product_units_, kept_units_;
-  Column<Scalar> saved_;  // a row's products of the product units
-  KernelIndex lanes_ = 0;
-  Column<Scalar> positive_;  // per lane, the unit's positive class (-1: none)
-  Column<Scalar> e_, logs_, kept_;
-  Column<Scalar> row_losses_;  // a row's losses per lane (unweighted: the hinges only)
-  Column<double> sums_, products_;
-  KernelIndex run_ = 0;
+  KernelIndex first_ = 0;
+  EIGEN_ALIGN_MAX Scalar label_lanes_[kRows], weight_[kRows];
+  Column<double> sums_, products_;  // per unit and lane: losses (unweighted: hinges), products
+  int run_ = 0;
 };
 
 template <typename Scalar>
@@ -1114,11 +1188,10 @@ void binary_units_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, cons
                               KernelIndex k, const BinaryUnits<Scalar>& units, const int* labels,
                               const double* weights, double* losses, Scalar* R,
                               const ProductSums<Scalar>& sums) {
-  TileBinaryLosses<Scalar> tile_losses(k, units, labels, weights);
-  const bool tiled = tiled_or_unfused(X, W, b, k, R, [&](auto) {
-    return [&](KernelIndex first, int rows, Scalar* z, KernelIndex stride) {
-      tile_losses(first, rows, z, stride);
-    };
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  TileBinaryLosses<Packet, Scalar> tile_losses(k, units, labels, weights);
+  const bool tiled = row_tiles_or_unfused(X, W, b, k, R, [&](const RowTile<Scalar>& tile) {
+    tile_losses(tile);
   }, [&] { binary_units_loss(R, X.rows, k, units, labels, weights, losses); }, &sums);
   if (tiled) tile_losses.add_to(losses);
 }
