@@ -196,11 +196,11 @@ struct RowTile {
   Scalar* scores;
 };
 
-// values[first + r] of a tile's rows as kRows lanes of Scalar, `pad` in the padding lanes.
-template <int kRows, typename Value, typename Scalar>
-void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Scalar pad, Scalar* lanes) {
+// values[first + r] of a tile's rows as kRows lanes, `pad` in the padding lanes.
+template <int kRows, typename Value, typename Lane, typename Scalar>
+void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Lane pad, Lane* lanes) {
   for (int r = 0; r < kRows; ++r) {
-    lanes[r] = r < tile.rows ? static_cast<Scalar>(values[tile.first + r]) : pad;
+    lanes[r] = r < tile.rows ? static_cast<Lane>(values[tile.first + r]) : pad;
   }
 }
 
@@ -1054,9 +1054,43 @@ void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, cons
   }, [&] { softmax_curvature(P, weights, U, X.rows, k); }, &sums);
 }
 
+// A packet's lanes in double, as kParts packets of double: the packet itself, or the halves of a
+// float packet widened (Eigen has no such cast).
+template <typename Packet>
+struct InDouble {
+  using Wide = typename Eigen::internal::packet_traits<double>::type;
+  static constexpr int kParts = 1;
+  static Wide part(const Packet& p, int) { return p; }  // double packets
+};
+template <>
+struct InDouble<float> {
+  using Wide = double;
+  static constexpr int kParts = 1;
+  static double part(float p, int) { return static_cast<double>(p); }
+};
+#define MULTILOGIT_IN_DOUBLE(Packet, WidePacket, low, high, widen)                             \
+  template <>                                                                               \
+  struct InDouble<Eigen::internal::Packet> {                                                \
+    using Wide = Eigen::internal::WidePacket;                                               \
+    static constexpr int kParts = 2;                                                        \
+    static Wide part(const Eigen::internal::Packet& p, int half) {                          \
+      return widen(half ? high : low);                                                      \
+    }                                                                                       \
+  };
+#if defined(__SSE2__)
+MULTILOGIT_IN_DOUBLE(Packet4f, Packet2d, p, _mm_movehl_ps(p, p), _mm_cvtps_pd)
+#endif
+#if defined(__AVX__)
+MULTILOGIT_IN_DOUBLE(Packet8f, Packet4d, _mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1), _mm256_cvtps_pd)
+#endif
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+MULTILOGIT_IN_DOUBLE(Packet16f, Packet8d, _mm512_castps512_ps256(p), _mm512_extractf32x8_ps(p, 1), _mm512_cvtps_pd)
+#endif
+#undef MULTILOGIT_IN_DOUBLE
+
 // binary_units_loss on row tiles: binary_loss's arithmetic on packets of each unit's rows. Each
-// unit's loss adds up as binary_loss adds it, the unweighted log(1 + e) parts as runs of
-// products, though in one run per lane (the last bits differ).
+// unit's loss adds up as binary_loss adds it, in double, the unweighted log(1 + e) parts as runs
+// of products, though in one run per lane (the last bits differ).
 template <typename Packet, typename Scalar>
 class TileBinaryLosses {
  public:
@@ -1068,9 +1102,14 @@ class TileBinaryLosses {
   // A tile action (see for_each_row_tile): the scores become the units' derivatives or
   // curvature products.
   void operator()(const RowTile<Scalar>& tile) {
-    first_ = tile.first;
+    using namespace Eigen::internal;
     rows_to_lanes<kRows>(labels_, tile, Scalar(-1), label_lanes_);
     weight_lanes<kRows>(weights_, tile, weight_);
+    if (weights_) rows_to_lanes<kRows>(weights_, tile, 0.0, exact_weight_);
+    for (int p = 0; p < Shape::kPackets; ++p) {
+      const Packet lane = plset<Packet>(Scalar(p * kLanes));
+      in_tile_[p] = pcmp_lt(lane, pset1<Packet>(Scalar(tile.rows)));
+    }
     const KernelIndex row = units_.first + tile.first;  // of the curvature columns
     for (KernelIndex u = 0; u < k_; ++u) {
       Scalar* z = tile.scores + u * kRows;
@@ -1094,7 +1133,9 @@ class TileBinaryLosses {
 
  private:
   using Shape = TileShape<Packet>;
+  using Wide = typename InDouble<Packet>::Wide;
   static constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  static constexpr int kWide = static_cast<int>(packet_size<Wide>);
   static constexpr int kRunTiles = 960;  // tiles per run: each lane's product below 2^960
 
   // z *= the kept curvature of the tile's rows, from `rows` values at `kept`.
@@ -1110,60 +1151,56 @@ class TileBinaryLosses {
     }
   }
 
-  // binary_terms on a packet of rows' scores z, with t = +1 for rows of the unit's class.
+  // binary_terms on the packets of the unit's scores z, t = +1 for rows of its class, and the
+  // losses added to the unit's lanes in double, kept in registers on the way: a packet stored
+  // and read back in other widths would stall on the store.
   void unit_losses(Scalar* z, KernelIndex u, Scalar* curvature, int rows) {
     using namespace Eigen::internal;
     const Packet one = pset1<Packet>(Scalar(1)), positive = pset1<Packet>(Scalar(units_.positive[u]));
-    EIGEN_ALIGN_MAX Scalar kept[kRows], hinges[kRows], logs[kRows], exps[kRows];
-    for (int p = 0; p < kRows; p += kLanes) {
-      const Packet scores = pload<Packet>(z + p), w = pload<Packet>(weight_ + p);
-      const Packet t = pselect(pcmp_eq(pload<Packet>(label_lanes_ + p), positive), one, pnegate(one));
+    EIGEN_ALIGN_MAX Scalar kept[kRows];
+    double* sums = sums_.data() + u * kRows;
+    double* products = products_.data() + u * kRows;
+    for (int p = 0; p < Shape::kPackets; ++p) {
+      const int offset = p * kLanes;
+      const Packet scores = pload<Packet>(z + offset), w = pload<Packet>(weight_ + offset);
+      const Packet t = pselect(pcmp_eq(pload<Packet>(label_lanes_ + offset), positive), one,
+                               pnegate(one));
       const Packet e = exp_nonpositive(pnegate(pabs(scores)));  // exp(-|m|)
       const Packet margin = pmul(t, scores), v = padd(one, e), inverse = pdiv(one, v);
       const Packet sigmoid_of_minus_margin =
           pselect(pcmp_le(pzero(margin), margin), pmul(e, inverse), inverse);
-      pstore(z + p, pmul(pnegate(t), pmul(sigmoid_of_minus_margin, w)));
+      pstore(z + offset, pmul(pnegate(t), pmul(sigmoid_of_minus_margin, w)));
       // sigmoid(|z|) sigmoid(-|z|) = (1 / v) (e / v), free of cancellation.
-      pstore(kept + p, pmul(pmul(pmul(e, inverse), inverse), w));
-      pstore(hinges + p, pselect(pcmp_lt(margin, pzero(margin)), pnegate(margin), pzero(margin)));
-      pstore(exps + p, e);
+      const Packet curvature_of_rows = pmul(pmul(pmul(e, inverse), inverse), w);
+      if (curvature && rows == kRows) {
+        pstoreu(curvature + offset, curvature_of_rows);
+      } else {
+        pstore(kept + offset, curvature_of_rows);
+      }
+      // The padding rows' losses are cleared: they add nothing.
+      const Packet hinge = pand(in_tile_[p], pselect(pcmp_lt(margin, pzero(margin)),
+                                                     pnegate(margin), pzero(margin)));
       if (weights_) {
         // log(1 + e) to full precision: the correction removes the rounding of 1 + e.
-        const Packet log1p_e = psub(plog(v), pmul(psub(psub(v, one), e), inverse));
-        pstore(logs + p, log1p_e);
+        const Packet loss = padd(hinge, psub(plog(v), pmul(psub(psub(v, one), e), inverse)));
+        for (int h = 0; h < InDouble<Packet>::kParts; ++h) {
+          const int lane = offset + h * kWide;
+          pstoreu(sums + lane, pmadd(ploadu<Wide>(exact_weight_ + lane),
+                                     InDouble<Packet>::part(loss, h), ploadu<Wide>(sums + lane)));
+        }
+      } else {
+        const Packet e_in_tile = pand(in_tile_[p], e);
+        for (int h = 0; h < InDouble<Packet>::kParts; ++h) {
+          const int lane = offset + h * kWide;
+          const Wide q = ploadu<Wide>(products + lane);
+          pstoreu(sums + lane, padd(ploadu<Wide>(sums + lane), InDouble<Packet>::part(hinge, h)));
+          pstoreu(products + lane,
+                  pmadd(InDouble<Packet>::part(e_in_tile, h), padd(pset1<Wide>(1.0), q), q));
+        }
       }
     }
-    if (rows == kRows) {
-      add_losses(u, WholeTile{}, kept, hinges, logs, exps, curvature);
-    } else {
-      add_losses(u, rows, kept, hinges, logs, exps, curvature);
-    }
-  }
-
-  // A whole tile's count of rows, known at compile time, so that the loops over it vectorise.
-  struct WholeTile {
-    constexpr operator int() const { return kRows; }
-  };
-
-  // The unit's kept curvature and losses of the first `rows` lanes.
-  template <typename Rows>
-  void add_losses(KernelIndex u, Rows rows, const Scalar* kept, const Scalar* hinges,
-                  const Scalar* logs, const Scalar* exps, Scalar* curvature) {
-    if (curvature) {
+    if (curvature && rows < kRows) {
       for (int r = 0; r < rows; ++r) curvature[r] = kept[r];
-    }
-    double* sums = sums_.data() + u * kRows;
-    if (weights_) {
-      const double* weights = weights_ + first_;
-      for (int r = 0; r < rows; ++r) {
-        sums[r] += weights[r] * (static_cast<double>(hinges[r]) + static_cast<double>(logs[r]));
-      }
-    } else {
-      double* products = products_.data() + u * kRows;
-      for (int r = 0; r < rows; ++r) {
-        sums[r] += static_cast<double>(hinges[r]);
-        products[r] += static_cast<double>(exps[r]) * (1.0 + products[r]);
-      }
     }
   }
 
@@ -1177,8 +1214,9 @@ class TileBinaryLosses {
   BinaryUnits<Scalar> units_;
   const int* labels_;
   const double* weights_;
-  KernelIndex first_ = 0;
   EIGEN_ALIGN_MAX Scalar label_lanes_[kRows], weight_[kRows];
+  EIGEN_ALIGN_MAX double exact_weight_[kRows];  // the weights in double, for the losses
+  Packet in_tile_[Shape::kPackets];  // all bits set in the lanes of the tile's rows
   Column<double> sums_, products_;  // per unit and lane: losses (unweighted: hinges), products
   int run_ = 0;
 };
