@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 
+#include "kernels/kernels.hpp"
 #include "multilogit/lbfgs.hpp"
 #include "solver_steps.hpp"
 
@@ -30,22 +31,25 @@ class CurvatureHistory {
   void clear() { pairs_.clear(); }
   bool empty() const { return pairs_.empty(); }
 
-  // -H g by the two-loop recursion, H0 scaled by s.y / y.y of the newest pair.
+  // -H g by the two-loop recursion, H0 scaled by s.y / y.y of the newest pair, in the kernels'
+  // wide packets: the recursion reads every pair twice per iteration.
   Eigen::VectorXd descent_direction(const Eigen::VectorXd& gradient) {
     Eigen::VectorXd q = gradient;
-    alpha_.resize(pairs_.size());
-    for (size_t i = pairs_.size(); i-- > 0;) {
-      alpha_[i] = pairs_[i].rho * pairs_[i].s.dot(q);
-      q -= alpha_[i] * pairs_[i].y;
+    const size_t count = pairs_.size();
+    s_.resize(count);
+    y_.resize(count);
+    rho_.resize(count);
+    alpha_.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      s_[i] = pairs_[i].s.data();
+      y_[i] = pairs_[i].y.data();
+      rho_[i] = pairs_[i].rho;
     }
-    if (!pairs_.empty()) {
-      const Pair& newest = pairs_.back();
-      q *= 1.0 / (newest.rho * newest.y.squaredNorm());
-    }
-    for (size_t i = 0; i < pairs_.size(); ++i) {
-      const double beta = pairs_[i].rho * pairs_[i].y.dot(q);
-      q += (alpha_[i] - beta) * pairs_[i].s;
-    }
+    const double gamma =
+        count ? 1.0 / (pairs_.back().rho * pairs_.back().y.squaredNorm()) : 1.0;
+    kernels<double>().two_loop_recursion(s_.data(), y_.data(), rho_.data(),
+                                         static_cast<KernelIndex>(count), gamma, q.size(),
+                                         alpha_.data(), q.data());
     return -q;
   }
 
@@ -56,7 +60,8 @@ class CurvatureHistory {
   };
   size_t capacity_;
   std::deque<Pair> pairs_;
-  std::vector<double> alpha_;
+  std::vector<const double*> s_, y_;  // the pairs' vectors, for the kernel
+  std::vector<double> rho_, alpha_;
 };
 
 }  // namespace multilogit::detail

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include <Eigen/Core>
 #include <gtest/gtest.h>
 
 #include "kernels/kernels.hpp"
@@ -396,6 +397,46 @@ TYPED_TEST(KernelsOf, ExponentialsOverTheWholeRange) {
     EXPECT_EQ(special[0], one);
     EXPECT_EQ(special[1], Scalar(0));
     EXPECT_TRUE(std::isnan(special[3]));
+  }
+}
+
+TEST(Kernels, TwoLoopRecursionMatchesTheDirectOne) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> normal;
+  for (Index n : {1, 7, 33, 257}) {
+    SCOPED_TRACE(::testing::Message() << "n = " << n);
+    const int count = 6;
+    std::vector<Eigen::VectorXd> s(count), y(count);
+    std::vector<const double*> s_data(count), y_data(count);
+    std::vector<double> rho(count);
+    for (int i = 0; i < count; ++i) {
+      s[i] = Eigen::VectorXd::NullaryExpr(n, [&] { return normal(rng); });
+      // y = A s for a positive definite diagonal A: every pair has s . y > 0.
+      y[i] = s[i].cwiseProduct(Eigen::VectorXd::LinSpaced(n, 0.5, 3.0));
+      rho[i] = 1.0 / s[i].dot(y[i]);
+      s_data[i] = s[i].data();
+      y_data[i] = y[i].data();
+    }
+    const Eigen::VectorXd g = Eigen::VectorXd::NullaryExpr(n, [&] { return normal(rng); });
+    const double gamma = 0.7;
+    Eigen::VectorXd expected = g;
+    std::vector<double> alpha(count);
+    for (int i = count; i-- > 0;) {
+      alpha[i] = rho[i] * s[i].dot(expected);
+      expected -= alpha[i] * y[i];
+    }
+    expected *= gamma;
+    for (int i = 0; i < count; ++i) {
+      expected += (alpha[i] - rho[i] * y[i].dot(expected)) * s[i];
+    }
+    for (const auto* kernels : runnable_kernels<double>()) {
+      SCOPED_TRACE(kernels->instruction_set);
+      Eigen::VectorXd q = g;
+      std::vector<double> room(count);
+      kernels->two_loop_recursion(s_data.data(), y_data.data(), rho.data(), count, gamma, n,
+                                  room.data(), q.data());
+      EXPECT_LT((q - expected).cwiseAbs().maxCoeff(), 1e-12 * (1.0 + expected.cwiseAbs().maxCoeff()));
+    }
   }
 }
 

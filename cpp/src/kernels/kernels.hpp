@@ -149,6 +149,13 @@ struct KernelTable {
 
   // In place: z becomes 1 / (1 + exp(-z)).
   void (*sigmoid)(Scalar* z, KernelIndex size);
+
+  // L-BFGS's two-loop recursion, in float64 whatever Scalar: q (n values) becomes H q for the
+  // `count` correction pairs s[i], y[i] (n values each, oldest first) with rho[i] =
+  // 1 / (s[i] . y[i]) and H0 = gamma I. `alpha` is room for count values.
+  void (*two_loop_recursion)(const double* const* s, const double* const* y, const double* rho,
+                             KernelIndex count, double gamma, KernelIndex n, double* alpha,
+                             double* q);
 };
 
 // The kernels for the instruction set in use (see multilogit/instruction_set.hpp).

@@ -63,14 +63,22 @@ void with_block(const DenseBlock<Scalar>& block, Use&& use) {
 
 // Asks for [begin, begin + bytes) to be brought into cache ahead of its use: the hardware
 // prefetcher alone does not keep the arithmetic fed when X streams from main memory.
-inline void prefetch(const void* begin, KernelIndex bytes) {
+// Into L1, or with `to_l2` into L2 only.
+inline void prefetch(const void* begin, KernelIndex bytes, bool to_l2 = false) {
 #if defined(__GNUC__)
   constexpr KernelIndex kLine = 64;
   const char* first = static_cast<const char*>(begin);
-  for (KernelIndex offset = 0; offset < bytes; offset += kLine) __builtin_prefetch(first + offset);
+  for (KernelIndex offset = 0; offset < bytes; offset += kLine) {
+    if (to_l2) {
+      __builtin_prefetch(first + offset, 0, 2);
+    } else {
+      __builtin_prefetch(first + offset);
+    }
+  }
 #else
   (void)begin;
   (void)bytes;
+  (void)to_l2;
 #endif
 }
 
@@ -204,19 +212,20 @@ void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Lane pad, L
   }
 }
 
-// xt (d x kRows, row j holding feature j of the tile's rows) from the rows x[0 .. kRows).
+// xt (count x kRows, row j holding feature first + j of the tile's rows) from the rows
+// x[0 .. kRows).
 template <typename Packet, typename Scalar>
-void transpose_tile(const Scalar* const* x, KernelIndex d, Scalar* xt) {
+void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count, Scalar* xt) {
   using Shape = TileShape<Packet>;
   constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
   KernelIndex whole = 0;
   if constexpr (kLanes > 1) {
-    whole = d / kLanes * kLanes;
+    whole = count / kLanes * kLanes;
     Eigen::internal::PacketBlock<Packet, kLanes> block;
     for (int p = 0; p < Shape::kPackets; ++p) {
       for (KernelIndex j = 0; j < whole; j += kLanes) {
         for (int r = 0; r < kLanes; ++r) {
-          block.packet[r] = Eigen::internal::ploadu<Packet>(x[p * kLanes + r] + j);
+          block.packet[r] = Eigen::internal::ploadu<Packet>(x[p * kLanes + r] + first + j);
         }
         Eigen::internal::ptranspose(block);
         for (int c = 0; c < kLanes; ++c) {
@@ -225,8 +234,8 @@ void transpose_tile(const Scalar* const* x, KernelIndex d, Scalar* xt) {
       }
     }
   }
-  for (KernelIndex j = whole; j < d; ++j) {
-    for (int r = 0; r < kRows; ++r) xt[j * kRows + r] = x[r][j];
+  for (KernelIndex j = whole; j < count; ++j) {
+    for (int r = 0; r < kRows; ++r) xt[j * kRows + r] = x[r][first + j];
   }
 }
 
@@ -237,11 +246,12 @@ constexpr int score_chains(int units) {
   return in_flight >= 8 ? 1 : in_flight >= 4 ? 2 : 4;
 }
 
-// T (kUnits x kRows) = the tile's scores for kUnits units: xt (see transpose_tile) times the
-// units' weights Wt (d x units, row stride wt_stride), plus b (null: 0).
+// T (kUnits x kRows) += the tile's scores for kUnits units on d features: xt (see
+// transpose_tile) times the units' weights Wt (d x units, row stride wt_stride); unless `add`,
+// T = those plus b (null: 0) instead.
 template <int kUnits, typename Packet, typename Scalar>
 void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex wt_stride,
-                const Scalar* b, Scalar* T) {
+                const Scalar* b, bool add, Scalar* T) {
   using namespace Eigen::internal;
   using Shape = TileShape<Packet>;
   constexpr int kLanes = Shape::kLanes, kPackets = Shape::kPackets, kRows = Shape::kRows;
@@ -249,7 +259,8 @@ void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex w
   Packet sums[kChains][kUnits][kPackets];
   for (int u = 0; u < kUnits; ++u) {
     for (int p = 0; p < kPackets; ++p) {
-      sums[0][u][p] = pset1<Packet>(b ? b[u] : Scalar(0));
+      sums[0][u][p] = add ? pload<Packet>(T + u * kRows + p * kLanes)
+                          : pset1<Packet>(b ? b[u] : Scalar(0));
       for (int c = 1; c < kChains; ++c) sums[c][u][p] = pset1<Packet>(Scalar(0));
     }
   }
@@ -278,13 +289,13 @@ void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex w
 // score_tile for run-time units <= kUnits.
 template <int kUnits, typename Packet, typename Scalar>
 void score_tile_up_to(int units, const Scalar* xt, KernelIndex d, const Scalar* Wt,
-                      KernelIndex wt_stride, const Scalar* b, Scalar* T) {
+                      KernelIndex wt_stride, const Scalar* b, bool add, Scalar* T) {
   if constexpr (kUnits > 1) {
     if (units < kUnits) {
-      return score_tile_up_to<kUnits - 1, Packet>(units, xt, d, Wt, wt_stride, b, T);
+      return score_tile_up_to<kUnits - 1, Packet>(units, xt, d, Wt, wt_stride, b, add, T);
     }
   }
-  score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, T);
+  score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, add, T);
 }
 
 // G (units x d, row-major) += D^T X_tile over features [first, d) in FeaturePacket packets, for
@@ -353,7 +364,9 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
   for (KernelIndex u = 0; u < k; ++u) {
     for (KernelIndex j = 0; j < d; ++j) Wt[j * k + u] = W[u * d + j];
   }
-  Column<Scalar> xt(d * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
+  constexpr KernelIndex kFeatureBlock = 64;
+  constexpr KernelIndex kAheadTiles = 2;
+  Column<Scalar> xt(kFeatureBlock * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
   // The products (k x d, row-major: G itself for double) and column sums, in Scalar.
   Column<Scalar> products, column_sums;
   Scalar* G = nullptr;
@@ -375,13 +388,18 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
     ahead.step();
     for (int r = 0; r < kRows; ++r) {
       x[r] = r < tile.rows ? X.row(first + r) : zeros.data();
-      if (first + kRows + r < X.rows) prefetch(X.row(first + kRows + r), row_bytes);
+      if (first + kAheadTiles * kRows + r < X.rows) prefetch(X.row(first + kAheadTiles * kRows + r), row_bytes, true);
     }
-    transpose_tile<Packet>(x, d, xt.data());
-    for (KernelIndex u = 0; u < k; u += Shape::kScoreUnits) {
-      const int units = static_cast<int>(k - u < Shape::kScoreUnits ? k - u : Shape::kScoreUnits);
-      score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), d, Wt.data() + u, k,
-                                                   b ? b + u : nullptr, scores.data() + u * kRows);
+    // Block by block of features, so that the transposed rows stay in L1 beside the weights.
+    for (KernelIndex j = 0; j < d; j += kFeatureBlock) {
+      const KernelIndex count = d - j < kFeatureBlock ? d - j : kFeatureBlock;
+      transpose_tile<Packet>(x, j, count, xt.data());
+      for (KernelIndex u = 0; u < k; u += Shape::kScoreUnits) {
+        const int units = static_cast<int>(k - u < Shape::kScoreUnits ? k - u : Shape::kScoreUnits);
+        score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), count, Wt.data() + j * k + u,
+                                                     k, b ? b + u : nullptr, j > 0,
+                                                     scores.data() + u * kRows);
+      }
     }
     action(tile);
     if (!sums) continue;
@@ -1351,6 +1369,49 @@ void sigmoid(Scalar* z, KernelIndex size) {
   }
 }
 
+// sum_j a[j] b[j], as four interleaved packet sums added up in a fixed order.
+inline double dot(const double* a, const double* b, KernelIndex n) {
+  using namespace Eigen::internal;
+  using Packet = packet_traits<double>::type;
+  constexpr KernelIndex kWidth = packet_size<Packet>, kStep = 4 * kWidth;
+  Packet sums[4] = {pset1<Packet>(0.0), pset1<Packet>(0.0), pset1<Packet>(0.0), pset1<Packet>(0.0)};
+  KernelIndex j = 0;
+  for (; j + kStep <= n; j += kStep) {
+    for (int c = 0; c < 4; ++c) {
+      sums[c] = pmadd(ploadu<Packet>(a + j + c * kWidth), ploadu<Packet>(b + j + c * kWidth), sums[c]);
+    }
+  }
+  for (; j + kWidth <= n; j += kWidth) sums[0] = pmadd(ploadu<Packet>(a + j), ploadu<Packet>(b + j), sums[0]);
+  double sum = predux(padd(padd(sums[0], sums[1]), padd(sums[2], sums[3])));
+  for (; j < n; ++j) sum += a[j] * b[j];
+  return sum;
+}
+
+// y += a x.
+inline void add_scaled(double a, const double* x, KernelIndex n, double* y) {
+  using namespace Eigen::internal;
+  using Packet = packet_traits<double>::type;
+  constexpr KernelIndex kWidth = packet_size<Packet>;
+  const Packet scale = pset1<Packet>(a);
+  KernelIndex j = 0;
+  for (; j + kWidth <= n; j += kWidth) pstoreu(y + j, pmadd(scale, ploadu<Packet>(x + j), ploadu<Packet>(y + j)));
+  for (; j < n; ++j) y[j] += a * x[j];
+}
+
+template <typename Scalar>
+void two_loop_recursion(const double* const* s, const double* const* y, const double* rho,
+                        KernelIndex count, double gamma, KernelIndex n, double* alpha, double* q) {
+  for (KernelIndex i = count; i-- > 0;) {
+    alpha[i] = rho[i] * dot(s[i], q, n);
+    add_scaled(-alpha[i], y[i], n, q);
+  }
+  for (KernelIndex j = 0; j < n; ++j) q[j] *= gamma;
+  for (KernelIndex i = 0; i < count; ++i) {
+    const double beta = rho[i] * dot(y[i], q, n);
+    add_scaled(alpha[i] - beta, s[i], n, q);
+  }
+}
+
 }  // namespace
 
 template <typename Scalar>
@@ -1371,6 +1432,7 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_scores<Scalar>,
       &all_finite<Scalar>,
       &sigmoid<Scalar>,
+      &two_loop_recursion<Scalar>,
   };
   return table;
 }
