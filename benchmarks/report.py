@@ -60,7 +60,7 @@ def _cap_cell(result):
 
 
 def _memory_cell(result):
-    return f"{result.best.extra_bytes / MiB:.1f}" if result.reached else "–"
+    return f"{result.extra_bytes / MiB:.1f}" if result.reached else "–"
 
 
 def _accuracy_cell(result_set, name):
