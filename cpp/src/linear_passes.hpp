@@ -361,25 +361,26 @@ class LinearPasses {
     }
   }
 
-  // squared = (the block's values - centre)^2, the centre (one value per column) null for 0.
+  // squared = (the block's values - centre)^2, the centre (one value per column) null for 0,
+  // in one pass over the block.
   static void square_rows(const DenseBlock<Scalar>& X, const double* centre,
                           RowMatrix<Scalar>& squared) {
+    using RowArray = Eigen::Array<Scalar, 1, Eigen::Dynamic>;
     squared.resize(X.rows, X.cols);
+    const RowArray c = centre ? RowArray(Eigen::Map<const Eigen::ArrayXd>(centre, X.cols)
+                                             .transpose()
+                                             .template cast<Scalar>())
+                              : RowArray::Zero(X.cols);
     if (X.row_major) {
       for (Index r = 0; r < X.rows; ++r) {
-        squared.row(r) = Eigen::Map<const Vector<Scalar>>(X.row(r), X.cols).transpose();
+        squared.row(r) = (Eigen::Map<const RowArray>(X.row(r), X.cols) - c).square().matrix();
       }
     } else {
-      using Block = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-      squared = Eigen::Map<const Block, 0, Eigen::OuterStride<>>(
+      using Block = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+      const Eigen::Map<const Block, 0, Eigen::OuterStride<>> block(
           X.data, X.rows, X.cols, Eigen::OuterStride<>(X.outer_stride));
+      squared = (block.rowwise() - c).square().matrix();
     }
-    if (centre) {
-      squared.rowwise() -= Eigen::Map<const Eigen::VectorXd>(centre, X.cols)
-                               .transpose()
-                               .template cast<Scalar>();
-    }
-    squared = squared.array().square();
   }
 
   // G (gram_size() square, column-major) += [X_chunk 1]^T diag(D) [X_chunk 1] for sparse X.

@@ -189,8 +189,8 @@ struct TileShape {
   // Units scored per pass over the transposed rows: accumulators of kPackets packets each beside
   // the loaded rows and a broadcast in registers.
   static constexpr int kScoreUnits = kRegisters >= 32 ? 16 : 12 / kPackets;
-  // Rows of the product held in registers at once, beside a few units' sums.
-  static constexpr int kProductRows = kRows < kRegisters / 2 ? kRows : kRegisters / 2;
+  // Rows of the product held in registers at once, beside a few units' sums (two per unit).
+  static constexpr int kProductRows = kRows < kRegisters / 4 ? kRows : kRegisters / 4;
 };
 
 // The scores of one tile, as the fused kernels hand them to their tile actions: unit u's
@@ -304,18 +304,23 @@ template <int kRows, int kProductRows, int kUnits, typename FeaturePacket, typen
 void add_tile_product_units(const Scalar* const* x, KernelIndex j, KernelIndex d,
                             const Scalar* D, Scalar* G) {
   using namespace Eigen::internal;
-  FeaturePacket sums[kUnits];
-  for (int u = 0; u < kUnits; ++u) sums[u] = ploadu<FeaturePacket>(G + u * d + j);
+  // Even and odd rows add up apart: twice the independent chains of multiply-adds.
+  FeaturePacket sums[2][kUnits];
+  for (int u = 0; u < kUnits; ++u) {
+    sums[0][u] = ploadu<FeaturePacket>(G + u * d + j);
+    sums[1][u] = pzero(sums[0][u]);
+  }
   for (int group = 0; group < kRows; group += kProductRows) {
     FeaturePacket values[kProductRows];
     for (int r = 0; r < kProductRows; ++r) values[r] = ploadu<FeaturePacket>(x[group + r] + j);
     for (int r = 0; r < kProductRows; ++r) {
       for (int u = 0; u < kUnits; ++u) {
-        sums[u] = pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sums[u]);
+        sums[r % 2][u] =
+            pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sums[r % 2][u]);
       }
     }
   }
-  for (int u = 0; u < kUnits; ++u) pstoreu(G + u * d + j, sums[u]);
+  for (int u = 0; u < kUnits; ++u) pstoreu(G + u * d + j, padd(sums[0][u], sums[1][u]));
 }
 
 template <int kRows, int kProductRows, typename FeaturePacket, typename Scalar>
