@@ -72,8 +72,8 @@ def fit_once(contender, dataset, strategy, *, C, tol, max_iter, sample_memory=Tr
     with threadpool_limits(limits=1, user_api="blas"):
         objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
     iterations = int(iterations_per_problem(model).max())
-    extra_bytes = peak.extra_bytes if sample_memory else None
-    return Fit(model, max_iter, seconds, extra_bytes, objective, iterations)
+    return Fit(model, max_iter, seconds, peak.extra_bytes if peak else None, objective,
+               iterations)
 
 
 def first_reaching_cap(probe, threshold, start, limit):
@@ -121,6 +121,16 @@ def target_objective(reference_fits, rtol):
     return best, best + rtol * abs(best)
 
 
+def _wants_another_fit(seconds, repeat):
+    """Whether the timed fits so far (their ``seconds``) call for another (module docstring)."""
+    spent = sum(seconds)
+    if spent >= REPEAT_BUDGET_SECONDS:
+        return False
+    return len(seconds) < max(1, repeat) or (
+        len(seconds) < MAX_REPEAT and spent < MIN_TIMED_SECONDS
+    )
+
+
 def time_to_target(
     contender, dataset, strategy, *, C, tol, threshold, start, limit, repeat, reference=None
 ):
@@ -139,11 +149,7 @@ def time_to_target(
         best_seen = min(fit.objective, reference.objective if reference else fit.objective)
         return TargetResult(contender.name, reference, None, None, closest_objective=best_seen)
     fits = []
-    while True:
-        spent = sum(f.seconds for f in fits)
-        wanted = len(fits) < max(1, repeat) or (len(fits) < MAX_REPEAT and spent < MIN_TIMED_SECONDS)
-        if not wanted or spent >= REPEAT_BUDGET_SECONDS:
-            break
+    while _wants_another_fit([f.seconds for f in fits], repeat):
         fits.append(probe(cap, sample_memory=False))
     best = min(fits, key=lambda f: f.seconds)
     return TargetResult(contender.name, reference, cap, best, all_seconds=[f.seconds for f in fits],
