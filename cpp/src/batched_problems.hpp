@@ -56,6 +56,9 @@ class BatchedProblems {
     double relative_precision() const override { return batch_.loss_.relative_precision(); }
     Eigen::VectorXd l1_penalty() const { return batch_.loss_.l1_penalty(problem_); }
     void keep_curvature(bool keep) { keep_curvature_ = keep; }
+    // The identity: a batch's L-BFGS solvers without an L1 part go in steps instead
+    // (solve_in_steps.hpp) and take their H0 from the batch loss there.
+    std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian() { return {}; }
 
     double evaluate(const Eigen::VectorXd& w, Eigen::VectorXd& gradient) override {
       diagonal_is_current_ = false;

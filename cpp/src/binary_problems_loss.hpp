@@ -20,8 +20,10 @@
 // derivatives s p (1 - p) of its rows at its last evaluated point).
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -144,8 +146,34 @@ class BinaryProblemsLoss {
   void precondition(int problem, const Eigen::VectorXd& diagonal,
                     const Eigen::VectorXd& residual, Eigen::VectorXd& preconditioned) const {
     const Eigen::VectorXd none;
-    apply_jacobi(diagonal, centres_.empty() ? none : centres_[static_cast<size_t>(problem)],
+    const bool centred = !Passes::kSparse && passes().fit_intercept();
+    apply_jacobi(diagonal, centred ? centres_[static_cast<size_t>(problem)] : none,
                  passes().n_features(), 1, residual, preconditioned);
+  }
+
+  // L-BFGS's H0 for `problem` (binary_lbfgs_initial_inverse_hessian), centred at the mean of
+  // the problem's rows, sparse X too. The first call takes the moments of X in passes over all
+  // groups, so it must not run concurrently with any other call.
+  std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian(int problem) {
+    const Index d = passes().n_features();
+    const bool centred = passes().fit_intercept();
+    if (centred && centres_.empty()) set_centres();
+    if (squares_.empty()) {
+      for (Group& group : groups_) squares_.push_back(group.passes.weighted_squares(nullptr));
+    }
+    // sum s (x - m)^2 = sum s x^2 - S m^2 for the problem's mean m over its groups
+    Eigen::VectorXd centred_squares = Eigen::VectorXd::Zero(d);
+    for (int g : problems_[static_cast<size_t>(problem)].groups) {
+      if (g >= 0) centred_squares += squares_[static_cast<size_t>(g)];
+    }
+    const double S = weight_sum(problem);
+    Eigen::VectorXd centre;
+    if (centred) {
+      centre = centres_[static_cast<size_t>(problem)];
+      centred_squares -= S * centre.cwiseAbs2();
+    }
+    return binary_lbfgs_initial_inverse_hessian(centred_squares, std::move(centre), S,
+                                                l2_weight(problem), passes().fit_intercept());
   }
 
   // Serves every request, all of one pass_kind: evaluations and Hessian-vector products, in any
@@ -444,8 +472,10 @@ class BinaryProblemsLoss {
   // sized when the problem first asks to keep it, and which problem that was.
   std::vector<Vector<Scalar>> curvature_;
   std::vector<int> kept_for_;
-  // Per problem: its features' means for preconditioning; empty: not centred.
+  // Per problem: the mean of its rows, for preconditioning; empty: not yet needed.
   std::vector<Eigen::VectorXd> centres_;
+  // Per group: its rows' weighted sums of squares, sum s x^2, for L-BFGS's H0; empty: not yet.
+  std::vector<Eigen::VectorXd> squares_;
 };
 
 }  // namespace multilogit::detail

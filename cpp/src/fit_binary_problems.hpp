@@ -53,8 +53,9 @@ Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
   if (resolve_solver(options.solver, traits) == Solver::Lbfgs && !loss.l1_penalty(0).size()) {
     // L-BFGS, the usual choice, goes in steps: no thread per problem.
     solve_in_steps(loss, n_problems, n_together, pool, options.should_stop, [&](int p) {
-      return LbfgsSteps(start_of(p), solver_settings(options, loss.dimension(), traits, p),
-                        loss.relative_precision());
+      LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, p);
+      settings.initial_inverse_hessian = loss.lbfgs_initial_inverse_hessian(p);
+      return LbfgsSteps(start_of(p), settings, loss.relative_precision());
     }, [&](int p, const LbfgsSteps& steps) {
       reports[static_cast<size_t>(p)] = final_report(options, p, steps.result());
       store_units(steps.solution(), X.cols(), 1, options.fit_intercept, p, coef, intercept);

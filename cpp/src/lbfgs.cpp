@@ -47,7 +47,7 @@ LbfgsSteps::LbfgsSteps(Eigen::VectorXd w, const LbfgsSettings& settings,
                        double relative_precision)
     : settings_(settings),
       relative_precision_(relative_precision),
-      history_(settings.memory),
+      history_(settings.memory, settings.initial_inverse_hessian),
       w_(std::move(w)),
       trial_(w_),
       trial_gradient_(w_.size()) {}

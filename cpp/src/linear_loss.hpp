@@ -10,8 +10,10 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -133,6 +135,23 @@ class LinearLoss final : public SecondOrderObjective {
       if (l2 > 0.0) {
         Eigen::Map<Eigen::MatrixXd>(preconditioned.data(), d, n_units_).colwise() += shift / l2;
       }
+    }
+  }
+
+  // L-BFGS's H0: for a binary unit, binary_lbfgs_initial_inverse_hessian's, from one pass of
+  // squared values (and one of values to centre them); for softmax the identity.
+  std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian() {
+    if constexpr (Link::kShiftInvariant) {
+      return {};
+    } else {
+      const double S = passes_.weight_sum();
+      Eigen::VectorXd squares = passes_.weighted_squares(nullptr), centre;
+      if (passes_.fit_intercept()) {
+        centre = passes_.column_means();
+        squares -= S * centre.cwiseAbs2();  // sum s (x - m)^2 = sum s x^2 - S m^2
+      }
+      return binary_lbfgs_initial_inverse_hessian(squares, std::move(centre), S, l2_weight(),
+                                                  passes_.fit_intercept());
     }
   }
 

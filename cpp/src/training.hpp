@@ -251,9 +251,12 @@ inline ProblemReport final_report(const TrainOptions& options, int problem,
 template <class Loss>
 ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options, int problem,
                     const ProblemTraits& traits) {
-  const LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, problem);
+  LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, problem);
   const Eigen::VectorXd l1 = loss.l1_penalty();
   const Solver solver = resolve_solver(options.solver, traits);
+  if (solver == Solver::Lbfgs && !l1.size()) {
+    settings.initial_inverse_hessian = loss.lbfgs_initial_inverse_hessian();
+  }
   if (solver == Solver::NewtonCholesky && loss.dimension() > kMaxCholeskyParameters) {
     throw std::invalid_argument(
         "solver 'newton-cholesky' forms the full Hessian: at most " +

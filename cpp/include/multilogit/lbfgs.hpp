@@ -2,6 +2,8 @@
 // conditions, and its orthant-wise variant OWL-QN for an added L1 penalty.
 #pragma once
 
+#include <functional>
+
 #include <Eigen/Core>
 
 #include "multilogit/objective.hpp"
@@ -11,6 +13,10 @@ namespace multilogit {
 
 struct LbfgsSettings : SolverSettings {
   int memory = 10;  // number of correction pairs kept
+  // L-BFGS only: q becomes H0 q in place, for the fixed symmetric positive definite initial
+  // inverse Hessian H0 that each iteration scales by s.y / y.H0 y of its newest pair. A good H0
+  // (a preconditioner) saves iterations; empty: the identity.
+  std::function<void(Eigen::VectorXd&)> initial_inverse_hessian;
 };
 
 // Minimises `objective` starting from `w`, which holds the solution on return. Every accepted

@@ -150,12 +150,14 @@ struct KernelTable {
   // In place: z becomes 1 / (1 + exp(-z)).
   void (*sigmoid)(Scalar* z, KernelIndex size);
 
-  // L-BFGS's two-loop recursion, in float64 whatever Scalar: q (n values) becomes H q for the
-  // `count` correction pairs s[i], y[i] (n values each, oldest first) with rho[i] =
-  // 1 / (s[i] . y[i]) and H0 = gamma I. `alpha` is room for count values.
-  void (*two_loop_recursion)(const double* const* s, const double* const* y, const double* rho,
-                             KernelIndex count, double gamma, KernelIndex n, double* alpha,
-                             double* q);
+  // L-BFGS's two-loop recursion in its two loops, in float64 whatever Scalar, for the `count`
+  // correction pairs s[i], y[i] (n values each, oldest first) with rho[i] = 1 / (s[i] . y[i]).
+  // The first takes q through the pairs newest first and leaves their alpha[i] (room for count
+  // values); the second, given H0 times the first's q, makes q = H times the original q.
+  void (*two_loop_first)(const double* const* s, const double* const* y, const double* rho,
+                         KernelIndex count, KernelIndex n, double* alpha, double* q);
+  void (*two_loop_second)(const double* const* s, const double* const* y, const double* rho,
+                          const double* alpha, KernelIndex count, KernelIndex n, double* q);
 };
 
 // The kernels for the instruction set in use (see multilogit/instruction_set.hpp).

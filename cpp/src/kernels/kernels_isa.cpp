@@ -1404,13 +1404,17 @@ inline void add_scaled(double a, const double* x, KernelIndex n, double* y) {
 }
 
 template <typename Scalar>
-void two_loop_recursion(const double* const* s, const double* const* y, const double* rho,
-                        KernelIndex count, double gamma, KernelIndex n, double* alpha, double* q) {
+void two_loop_first(const double* const* s, const double* const* y, const double* rho,
+                    KernelIndex count, KernelIndex n, double* alpha, double* q) {
   for (KernelIndex i = count; i-- > 0;) {
     alpha[i] = rho[i] * dot(s[i], q, n);
     add_scaled(-alpha[i], y[i], n, q);
   }
-  for (KernelIndex j = 0; j < n; ++j) q[j] *= gamma;
+}
+
+template <typename Scalar>
+void two_loop_second(const double* const* s, const double* const* y, const double* rho,
+                     const double* alpha, KernelIndex count, KernelIndex n, double* q) {
   for (KernelIndex i = 0; i < count; ++i) {
     const double beta = rho[i] * dot(y[i], q, n);
     add_scaled(alpha[i] - beta, s[i], n, q);
@@ -1437,7 +1441,8 @@ const KernelTable<Scalar>& kernel_table() {
       &softmax_scores<Scalar>,
       &all_finite<Scalar>,
       &sigmoid<Scalar>,
-      &two_loop_recursion<Scalar>,
+      &two_loop_first<Scalar>,
+      &two_loop_second<Scalar>,
   };
   return table;
 }
