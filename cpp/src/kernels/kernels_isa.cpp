@@ -1192,13 +1192,18 @@ class TileBinaryLosses {
       const Packet margin = pmul(t, scores), v = padd(one, e), inverse = pdiv(one, v);
       const Packet sigmoid_of_minus_margin =
           pselect(pcmp_le(pzero(margin), margin), pmul(e, inverse), inverse);
-      pstore(z + offset, pmul(pnegate(t), pmul(sigmoid_of_minus_margin, w)));
-      // sigmoid(|z|) sigmoid(-|z|) = (1 / v) (e / v), free of cancellation.
-      const Packet curvature_of_rows = pmul(pmul(pmul(e, inverse), inverse), w);
-      if (curvature && rows == kRows) {
-        pstoreu(curvature + offset, curvature_of_rows);
-      } else {
-        pstore(kept + offset, curvature_of_rows);
+      // Unweighted, w is 1 but in the padding, whose scores are cleared before any product.
+      const Packet residual = pmul(pnegate(t), sigmoid_of_minus_margin);
+      pstore(z + offset, weights_ ? pmul(residual, w) : residual);
+      if (curvature) {
+        // sigmoid(|z|) sigmoid(-|z|) = (1 / v) (e / v), free of cancellation.
+        Packet curvature_of_rows = pmul(pmul(e, inverse), inverse);
+        if (weights_) curvature_of_rows = pmul(curvature_of_rows, w);
+        if (rows == kRows) {
+          pstoreu(curvature + offset, curvature_of_rows);
+        } else {
+          pstore(kept + offset, curvature_of_rows);
+        }
       }
       // The padding rows' losses are cleared: they add nothing.
       const Packet hinge = pand(in_tile_[p], pselect(pcmp_lt(margin, pzero(margin)),
