@@ -161,18 +161,12 @@ class BinaryProblemsLoss {
     if (squares_.empty()) {
       for (Group& group : groups_) squares_.push_back(group.passes.weighted_squares(nullptr));
     }
-    // sum s (x - m)^2 = sum s x^2 - S m^2 for the problem's mean m over its groups
-    Eigen::VectorXd centred_squares = Eigen::VectorXd::Zero(d);
+    Eigen::VectorXd squares = Eigen::VectorXd::Zero(d), centre;
     for (int g : problems_[static_cast<size_t>(problem)].groups) {
-      if (g >= 0) centred_squares += squares_[static_cast<size_t>(g)];
+      if (g >= 0) squares += squares_[static_cast<size_t>(g)];
     }
-    const double S = weight_sum(problem);
-    Eigen::VectorXd centre;
-    if (centred) {
-      centre = centres_[static_cast<size_t>(problem)];
-      centred_squares -= S * centre.cwiseAbs2();
-    }
-    return binary_lbfgs_initial_inverse_hessian(centred_squares, std::move(centre), S,
+    if (centred) centre = centres_[static_cast<size_t>(problem)];
+    return binary_lbfgs_initial_inverse_hessian(squares, std::move(centre), weight_sum(problem),
                                                 l2_weight(problem), passes().fit_intercept());
   }
 

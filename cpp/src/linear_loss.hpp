@@ -144,14 +144,11 @@ class LinearLoss final : public SecondOrderObjective {
     if constexpr (Link::kShiftInvariant) {
       return {};
     } else {
-      const double S = passes_.weight_sum();
-      Eigen::VectorXd squares = passes_.weighted_squares(nullptr), centre;
-      if (passes_.fit_intercept()) {
-        centre = passes_.column_means();
-        squares -= S * centre.cwiseAbs2();  // sum s (x - m)^2 = sum s x^2 - S m^2
-      }
-      return binary_lbfgs_initial_inverse_hessian(squares, std::move(centre), S, l2_weight(),
-                                                  passes_.fit_intercept());
+      Eigen::VectorXd centre;
+      if (passes_.fit_intercept()) centre = passes_.column_means();
+      return binary_lbfgs_initial_inverse_hessian(passes_.weighted_squares(nullptr),
+                                                  std::move(centre), passes_.weight_sum(),
+                                                  l2_weight(), passes_.fit_intercept());
     }
   }
 

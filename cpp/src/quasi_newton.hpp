@@ -33,9 +33,13 @@ class CurvatureHistory {
     if (!(sy > 1e-12 * y.squaredNorm())) return;
     if (pairs_.size() == capacity_) pairs_.pop_front();
     // H0's scale for the newest pair: s.y / y.H0 y, which fits H0 to the curvature along y.
-    Eigen::VectorXd h0_y = y;
-    apply_initial(h0_y);
-    scale_ = sy / y.dot(h0_y);
+    double y_h0_y = y.squaredNorm();
+    if (initial_) {
+      Eigen::VectorXd h0_y = y;
+      initial_(h0_y);
+      y_h0_y = y.dot(h0_y);
+    }
+    scale_ = sy / y_h0_y;
     pairs_.push_back({std::move(s), std::move(y), 1.0 / sy});
   }
 
@@ -60,7 +64,7 @@ class CurvatureHistory {
     const auto n_pairs = static_cast<KernelIndex>(count);
     kernels.two_loop_first(s_.data(), y_.data(), rho_.data(), n_pairs, q.size(), alpha_.data(),
                            q.data());
-    apply_initial(q);
+    if (initial_) initial_(q);
     if (count) q *= scale_;
     kernels.two_loop_second(s_.data(), y_.data(), rho_.data(), alpha_.data(), n_pairs, q.size(),
                             q.data());
@@ -68,10 +72,6 @@ class CurvatureHistory {
   }
 
  private:
-  void apply_initial(Eigen::VectorXd& q) const {
-    if (initial_) initial_(q);
-  }
-
   struct Pair {
     Eigen::VectorXd s, y;
     double rho;
