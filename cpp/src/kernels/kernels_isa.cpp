@@ -328,16 +328,23 @@ void add_tile_product(const Scalar* const* x, KernelIndex first, KernelIndex d, 
                       KernelIndex k, Scalar* G) {
   constexpr KernelIndex kWidth = packet_size<FeaturePacket>;
   constexpr int kUnits = 4;  // sums per feature packet: independent chains of multiply-adds
+  // A last group of one unit would wait on its own two chains: 4 + 1 units go as 3 + 2.
+  const KernelIndex in_fours = k % kUnits == 1 && k > kUnits ? k - kUnits - 1 : k / kUnits * kUnits;
   KernelIndex j = first;
   for (; j + kWidth <= d; j += kWidth) {
     KernelIndex u = 0;
-    for (; u + kUnits <= k; u += kUnits) {
+    for (; u < in_fours; u += kUnits) {
       add_tile_product_units<kRows, kProductRows, kUnits, FeaturePacket>(x, j, d, D + u * kRows,
                                                                          G + u * d);
     }
     const Scalar* rest_D = D + u * kRows;
     Scalar* rest_G = G + u * d;
     switch (k - u) {
+      case 5:
+        add_tile_product_units<kRows, kProductRows, 3, FeaturePacket>(x, j, d, rest_D, rest_G);
+        add_tile_product_units<kRows, kProductRows, 2, FeaturePacket>(x, j, d, rest_D + 3 * kRows,
+                                                                      rest_G + 3 * d);
+        break;
       case 3: add_tile_product_units<kRows, kProductRows, 3, FeaturePacket>(x, j, d, rest_D, rest_G); break;
       case 2: add_tile_product_units<kRows, kProductRows, 2, FeaturePacket>(x, j, d, rest_D, rest_G); break;
       case 1: add_tile_product_units<kRows, kProductRows, 1, FeaturePacket>(x, j, d, rest_D, rest_G); break;
