@@ -129,6 +129,19 @@ class BinaryProblemsLoss {
   // Parameters of one problem.
   Index dimension() const { return passes().gram_size(); }
 
+  // The intercept of the problem's best constant predictor (constant_predictor_intercepts),
+  // from the weights of its positive class's rows over its groups.
+  Eigen::VectorXd constant_predictor_intercepts(int problem) const {
+    const BinaryProblem& binary = problems_[static_cast<size_t>(problem)];
+    Eigen::VectorXd positive_weight = Eigen::VectorXd::Zero(1);
+    for (int g : binary.groups) {
+      if (g < 0) continue;
+      positive_weight +=
+          groups_[static_cast<size_t>(g)].passes.class_weight_sums(binary.positive + 1).tail(1);
+    }
+    return detail::constant_predictor_intercepts(positive_weight, weight_sum(problem), false);
+  }
+
   // Weight of |w_i| in the L1 part of a problem's penalty (see LinearLoss::l1_penalty).
   Eigen::VectorXd l1_penalty(int problem) const {
     const double l1 = l1_ratio_ * inverse_C_ / weight_sum(problem);

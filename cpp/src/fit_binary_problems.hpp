@@ -48,7 +48,8 @@ Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
   Vector<Scalar> intercept(n_problems);
   std::vector<ProblemReport> reports(static_cast<size_t>(n_problems));
   const auto start_of = [&](int p) {
-    return starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p);
+    return starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p,
+                          loss.constant_predictor_intercepts(p));
   };
   if (resolve_solver(options.solver, traits) == Solver::Lbfgs && !loss.l1_penalty(0).size()) {
     // L-BFGS, the usual choice, goes in steps: no thread per problem.

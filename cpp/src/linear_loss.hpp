@@ -138,6 +138,19 @@ class LinearLoss final : public SecondOrderObjective {
     }
   }
 
+  // The intercepts of the best constant predictor (constant_predictor_intercepts).
+  Eigen::VectorXd constant_predictor_intercepts() const {
+    if constexpr (Link::kShiftInvariant) {
+      return detail::constant_predictor_intercepts(passes_.class_weight_sums(n_units_),
+                                                   passes_.weight_sum(), true);
+    } else {
+      const int positive = link_.positive_class;
+      const Eigen::VectorXd positive_weight =
+          passes_.class_weight_sums(positive + 1).tail(1);
+      return detail::constant_predictor_intercepts(positive_weight, passes_.weight_sum(), false);
+    }
+  }
+
   // L-BFGS's H0: for a binary unit, binary_lbfgs_initial_inverse_hessian's, from one pass of
   // squared values (and one of values to centre them); for softmax the identity.
   std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian() {

@@ -100,6 +100,25 @@ inline std::function<void(Eigen::VectorXd&)> binary_lbfgs_initial_inverse_hessia
   };
 }
 
+// The intercepts of the best constant predictor: with W = 0, the optimum of the intercepts
+// (which are not penalised), from the weight of each unit's class (`class_weights`) and of all
+// rows (S). A binary unit's is the log-odds log(S+ / (S - S+)) of its positive class; softmax's
+// (`shift_invariant`) log S_k less their mean: its intercepts are only defined up to a common
+// shift, and solvers keep their sum where it starts, which is 0 from a zero start too. Zeros
+// when a class or its rest has no weight.
+inline Eigen::VectorXd constant_predictor_intercepts(const Eigen::VectorXd& class_weights,
+                                                     double S, bool shift_invariant) {
+  const Eigen::ArrayXd rest = S - class_weights.array();
+  if (!(class_weights.minCoeff() > 0.0) || (!shift_invariant && !(rest.minCoeff() > 0.0))) {
+    return Eigen::VectorXd::Zero(class_weights.size());
+  }
+  if (shift_invariant) {
+    const Eigen::ArrayXd logs = class_weights.array().log();
+    return (logs - logs.mean()).matrix();
+  }
+  return (class_weights.array() / rest).log().matrix();
+}
+
 template <typename Matrix>
 class LinearPasses {
  public:
@@ -134,6 +153,17 @@ class LinearPasses {
   Index n_features() const { return rows_.n_features(); }
   bool fit_intercept() const { return fit_intercept_; }
   double weight_sum() const { return weight_sum_; }  // S, the sum of the rows' weights
+
+  // The rows' weight per class: entry c sums s_i over the rows labelled c < n_classes.
+  Eigen::VectorXd class_weight_sums(int n_classes) const {
+    Eigen::VectorXd sums = Eigen::VectorXd::Zero(n_classes);
+    for (Index i = 0; i < rows_.size(); ++i) {
+      const Index row = rows_.source_row(i);
+      const int label = labels_[row];
+      if (label >= 0 && label < n_classes) sums[label] += weights_ ? weights_[row] : 1.0;
+    }
+    return sums;
+  }
   const KernelTable<Scalar>& kernels() const { return kernels_; }
 
   // Side of a Gram matrix of [X 1] (of X without intercept).

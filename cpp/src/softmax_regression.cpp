@@ -19,7 +19,8 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
       rows, y.data(), inputs.sample_weight, detail::SoftmaxLink{n_classes},
       n_classes, options.fit_intercept, options.C, options.l1_ratio, &pool);
   Eigen::VectorXd w =
-      detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0);
+      detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0,
+                             loss.constant_predictor_intercepts());
   const ProblemReport report =
       detail::solve(loss, w, options, 0, detail::traits_of(rows, n_classes, 1));
 
