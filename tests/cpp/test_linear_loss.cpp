@@ -69,6 +69,40 @@ TEST(LinearLoss, SoftmaxGradientMatchesFiniteDifferences) {
   check_gradient(detail::SoftmaxLink{4}, 4);
 }
 
+// The starting intercepts are the optimum of the intercepts with W = 0: the gradient's
+// intercept part vanishes there, for weighted rows; softmax's add up to 0.
+template <class Link>
+void check_constant_predictor(const Link& link, int n_units) {
+  const auto data = make_blobs(4, 300, 7, 2.0);
+  const MatrixView<double, Eigen::ColMajor> X(data.X);
+  const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(X.rows(), 0.1, 3.0);
+  detail::LinearLoss<MatrixView<double, Eigen::ColMajor>, Link> loss(
+      detail::RowSet<MatrixView<double, Eigen::ColMajor>>(X), data.y.data(), weights.data(), link,
+      n_units, true, 0.5, 0.0, nullptr);
+  const Eigen::VectorXd b = loss.constant_predictor_intercepts();
+  ASSERT_EQ(b.size(), n_units);
+  EXPECT_GT(b.cwiseAbs().maxCoeff(), 1e-3);  // unequal class weights: not the zero start
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(loss.dimension()), g(loss.dimension());
+  w.tail(n_units) = b;
+  loss.evaluate(w, g);
+  EXPECT_LT(g.tail(n_units).cwiseAbs().maxCoeff(), 1e-14);
+  if (Link::kShiftInvariant) EXPECT_NEAR(b.sum(), 0.0, 1e-12);
+}
+
+TEST(LinearLoss, ConstantPredictorZeroesTheInterceptGradient) {
+  check_constant_predictor(detail::BinaryLink{2}, 1);
+  check_constant_predictor(detail::SoftmaxLink{4}, 4);
+}
+
+TEST(LinearLoss, ConstantPredictorOfAnEmptyClassIsZero) {
+  const Eigen::VectorXd no_rest = detail::constant_predictor_intercepts(
+      Eigen::VectorXd::Constant(1, 5.0), 5.0, false);
+  EXPECT_EQ(no_rest, Eigen::VectorXd::Zero(1));
+  const Eigen::VectorXd empty_class = detail::constant_predictor_intercepts(
+      Eigen::Vector3d(2.0, 0.0, 3.0), 5.0, true);
+  EXPECT_EQ(empty_class, Eigen::VectorXd::Zero(3));
+}
+
 TEST(LinearLoss, IdenticalForAnyThreadCountAndRowSubset) {
   const auto data = make_blobs(3, 5000, 20, 1.5);
   const MatrixView<double, Eigen::ColMajor> X(data.X);
