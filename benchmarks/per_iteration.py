@@ -3,7 +3,9 @@
 The Python API reports iterations, not evaluations, so the time of one iteration is measured by
 difference: fits capped at k1 and at k2 iterations (tol=0, so only the cap stops them), best of
 ``repeat`` each, give (t2 - t1) / (iterations2 - iterations1). Set-up, input checks and the
-first iterations cancel out. L-BFGS with a strong Wolfe line search accepts the first step on
+first iterations cancel out. The fits at k1 and at k2 alternate, so that both bests come from the
+same stretch of time: on a shared machine the load changes from second to second, and a
+difference of bests taken one after the other would carry that change. L-BFGS with a strong Wolfe line search accepts the first step on
 almost every iteration, so an iteration is about one evaluation, until the fit nears the
 rounding floor of its dtype: there line searches take several evaluations. A float32 fit gets
 there within about a hundred iterations, so the span is kept as short as timing allows.
@@ -27,36 +29,51 @@ INITIAL_SPAN, MAX_SPAN = 20, 1280
 # Each time is the best of at least this many fits: t2 - t1 is a small difference of two times
 # that on this shared machine varied by tens of percent from fit to fit.
 MIN_REPEAT = 5
+SPAN_REPEAT = 2  # fits per cap while the span is chosen
 
 
-def _best_fit_seconds(X, y, max_iter, n_threads, repeat):
-    best, iterations = float("inf"), 0
+def _fit_seconds(X, y, max_iter, n_threads):
+    # L-BFGS explicitly: solver="auto" may choose Newton-CG, whose iterations each hold many
+    # Hessian-vector products, not one evaluation.
+    model = multilogit.LogisticRegression(
+        strategy="softmax", solver="lbfgs", tol=0.0, max_iter=max_iter, n_threads=n_threads
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # capped on purpose: ConvergenceWarning expected
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, int(model.n_iter_[0])
+
+
+def _best_fit_seconds(X, y, caps, n_threads, repeat):
+    """Best time and iterations of fits at each cap, the caps taken in turn `repeat` times."""
+    best = [float("inf")] * len(caps)
+    iterations = [0] * len(caps)
     for _ in range(repeat):
-        # L-BFGS explicitly: solver="auto" may choose Newton-CG, whose iterations each hold
-        # many Hessian-vector products, not one evaluation.
-        model = multilogit.LogisticRegression(
-            strategy="softmax", solver="lbfgs", tol=0.0, max_iter=max_iter, n_threads=n_threads
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # capped on purpose: ConvergenceWarning expected
-            start = time.perf_counter()
-            model.fit(X, y)
-            best = min(best, time.perf_counter() - start)
-        iterations = int(model.n_iter_[0])
+        for i, cap in enumerate(caps):
+            seconds, iterations[i] = _fit_seconds(X, y, cap, n_threads)
+            best[i] = min(best[i], seconds)
     return best, iterations
 
 
 def seconds_per_iteration(X, y, *, n_threads, repeat):
     """Wall time of one softmax L-BFGS iteration of multilogit on (X, y)."""
     repeat = max(repeat, MIN_REPEAT)
-    first_seconds, first_iterations = _best_fit_seconds(X, y, FIRST_CAP, n_threads, repeat)
+    # The span: from a couple of fits per cap, long enough to time (see MIN_SPAN_SECONDS).
     span = INITIAL_SPAN
     while True:
-        seconds, iterations = _best_fit_seconds(X, y, FIRST_CAP + span, n_threads, repeat)
-        stopped_early = iterations < FIRST_CAP + span
+        caps = (FIRST_CAP, FIRST_CAP + span)
+        (first_seconds, seconds), (_, iterations) = _best_fit_seconds(
+            X, y, caps, n_threads, SPAN_REPEAT
+        )
+        stopped_early = iterations < caps[1]
         if seconds - first_seconds >= MIN_SPAN_SECONDS or stopped_early or span >= MAX_SPAN:
             break
         span *= 4  # too short to time reliably: measure over more iterations
+    (first_seconds, seconds), (first_iterations, iterations) = _best_fit_seconds(
+        X, y, caps, n_threads, repeat
+    )
     if iterations <= first_iterations:
         return float("nan")
     return max(seconds - first_seconds, 0.0) / (iterations - first_iterations)
