@@ -5,9 +5,10 @@ difference: fits capped at k1 and at k2 iterations (tol=0, so only the cap stops
 ``repeat`` each, give (t2 - t1) / (iterations2 - iterations1). Set-up, input checks and the
 first iterations cancel out. The fits at k1 and at k2 alternate, so that both bests come from the
 same stretch of time: on a shared machine the load changes from second to second, and a
-difference of bests taken one after the other would carry that change. L-BFGS with a strong Wolfe line search accepts the first step on
-almost every iteration, so an iteration is about one evaluation, until the fit nears the
-rounding floor of its dtype: there line searches take several evaluations. A float32 fit gets
+difference of bests taken one after the other would carry that change. L-BFGS with a strong
+Wolfe line search accepts the first step on almost every iteration, so an iteration is about one
+evaluation, until the fit nears the rounding floor of its dtype: there line searches take several
+evaluations. A float32 fit gets
 there within about a hundred iterations, so the span is kept as short as timing allows.
 
 Roofline of one evaluation of the softmax loss and gradient: it must read X once and do the two
