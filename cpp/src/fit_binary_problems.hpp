@@ -31,8 +31,7 @@ inline bool pairs_share_passes(const std::vector<std::vector<Index>>& rows_of_cl
 }
 
 // Fits `problems` on `groups` of the rows of X, at most n_together at a time; problem p's
-// solution is row p of the model. `traits` feed the automatic choices of solver and L-BFGS
-// memory.
+// solution is row p of the model. `traits` feed the automatic choice of L-BFGS memory.
 template <typename Matrix, typename Scalar = typename Matrix::Scalar>
 Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
                                   const std::vector<RowSet<Matrix>>& groups,
@@ -51,7 +50,7 @@ Model<Scalar> fit_binary_problems(Strategy strategy, const Matrix& X,
     return starting_point(inputs.initial, X.cols(), 1, options.fit_intercept, p,
                           loss.constant_predictor_intercepts(p));
   };
-  if (resolve_solver(options.solver, traits) == Solver::Lbfgs && !loss.l1_penalty(0).size()) {
+  if (resolve_solver(options.solver) == Solver::Lbfgs && !loss.l1_penalty(0).size()) {
     // L-BFGS, the usual choice, goes in steps: no thread per problem.
     solve_in_steps(loss, n_problems, n_together, pool, options.should_stop, [&](int p) {
       LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, p);

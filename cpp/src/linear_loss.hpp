@@ -117,24 +117,11 @@ class LinearLoss final : public SecondOrderObjective {
     require_curvature();
     if (!diagonal_is_current_) compute_hessian_diagonal();
     const Index d = passes_.n_features();
-    if constexpr (!Link::kShiftInvariant) {
-      apply_jacobi(hessian_diagonal_, centre_, d, n_units_, residual, preconditioned);
+    if constexpr (Link::kShiftInvariant) {
+      apply_shift_invariant_jacobi(hessian_diagonal_, centre_, d, n_units_, l2_weight(), residual,
+                                   preconditioned, centred_);
     } else {
-      // The loss is blind to the same shift of every unit's scores, so H maps a shift of all
-      // units' weights by one vector to the penalty's l2 times itself, and a shift of all
-      // intercepts to 0: there M^-1 inverts H exactly (and drops the flat part, which a
-      // residual lacks), elsewhere it is the units' own. Jacobi alone would mix such shifts in,
-      // which conjugate gradients would then have to take out again.
-      const Eigen::Map<const Eigen::MatrixXd> R_W(residual.data(), d, n_units_);
-      const Eigen::VectorXd shift = R_W.rowwise().mean();
-      centred_ = residual;
-      remove_shifts(centred_);
-      apply_jacobi(hessian_diagonal_, centre_, d, n_units_, centred_, preconditioned);
-      remove_shifts(preconditioned);
-      const double l2 = l2_weight();
-      if (l2 > 0.0) {
-        Eigen::Map<Eigen::MatrixXd>(preconditioned.data(), d, n_units_).colwise() += shift / l2;
-      }
+      apply_jacobi(hessian_diagonal_, centre_, d, n_units_, residual, preconditioned);
     }
   }
 
@@ -151,17 +138,22 @@ class LinearLoss final : public SecondOrderObjective {
     }
   }
 
-  // L-BFGS's H0: for a binary unit, binary_lbfgs_initial_inverse_hessian's, from one pass of
-  // squared values (and one of values to centre them); for softmax the identity.
+  // L-BFGS's H0 (binary_ or softmax_lbfgs_initial_inverse_hessian), from one pass of squared
+  // values and one of values to centre them.
   std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian() {
+    Eigen::VectorXd centre;
+    if (passes_.fit_intercept()) centre = passes_.column_means();
+    const double S = passes_.weight_sum();
+    const Eigen::VectorXd squares = passes_.weighted_squares(nullptr);
     if constexpr (Link::kShiftInvariant) {
-      return {};
+      const Eigen::VectorXd start = passes_.fit_intercept()
+                                        ? Eigen::VectorXd(passes_.class_weight_sums(n_units_) / S)
+                                        : Eigen::VectorXd::Constant(n_units_, 1.0 / n_units_);
+      return softmax_lbfgs_initial_inverse_hessian(squares, std::move(centre), S, l2_weight(),
+                                                   passes_.fit_intercept(), start);
     } else {
-      Eigen::VectorXd centre;
-      if (passes_.fit_intercept()) centre = passes_.column_means();
-      return binary_lbfgs_initial_inverse_hessian(passes_.weighted_squares(nullptr),
-                                                  std::move(centre), passes_.weight_sum(),
-                                                  l2_weight(), passes_.fit_intercept());
+      return binary_lbfgs_initial_inverse_hessian(squares, std::move(centre), S, l2_weight(),
+                                                  passes_.fit_intercept());
     }
   }
 
@@ -247,13 +239,6 @@ class LinearLoss final : public SecondOrderObjective {
     if (passes_.fit_intercept()) hessian_diagonal_.tail(n_units_) = diagonal_b / S;
     floor_jacobi_diagonal(hessian_diagonal_);
     diagonal_is_current_ = true;
-  }
-
-  // Removes from v the same shift of every unit's weights and of every unit's intercept.
-  void remove_shifts(Eigen::VectorXd& v) const {
-    Eigen::Map<Eigen::MatrixXd> W(v.data(), passes_.n_features(), n_units_);
-    W.colwise() -= W.rowwise().mean();
-    if (passes_.fit_intercept()) v.tail(n_units_).array() -= v.tail(n_units_).mean();
   }
 
   // Unit parameters [W, b] of w (a point or a direction) in Scalar.

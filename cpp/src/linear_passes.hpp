@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -64,6 +65,58 @@ inline void apply_jacobi(const Eigen::VectorXd& diagonal, const Eigen::VectorXd&
   preconditioned.tail(n_units) -= Z_W.transpose() * centre;
 }
 
+// Takes out of v (units laid out as apply_jacobi's) the shift of every unit's weights by their
+// mean and, with intercepts, of every intercept by theirs; returns the weights' mean.
+inline Eigen::VectorXd remove_unit_shifts(Eigen::VectorXd& v, Index d, int n_units) {
+  Eigen::Map<Eigen::MatrixXd> W(v.data(), d, n_units);
+  Eigen::VectorXd shift = W.rowwise().mean();
+  W.colwise() -= shift;
+  if (v.size() > d * n_units) v.tail(n_units).array() -= v.tail(n_units).mean();
+  return shift;
+}
+
+// apply_jacobi for units whose loss is blind to the same shift of every unit's scores (softmax).
+// H maps a shift of all units' weights by one vector to the penalty's l2 times itself, and a
+// shift of all intercepts to 0: there M^-1 divides by `shift_curvature` (l2, or what stands for
+// it in a transformed diagonal; 0: drops the weights' shift too, as it drops the intercepts'),
+// elsewhere it is the units' own. Jacobi alone would mix such shifts in, which the solver would
+// then have to take out again. `room` is scratch space; `residual` may be `preconditioned`.
+inline void apply_shift_invariant_jacobi(const Eigen::VectorXd& diagonal,
+                                         const Eigen::VectorXd& centre, Index d, int n_units,
+                                         double shift_curvature, const Eigen::VectorXd& residual,
+                                         Eigen::VectorXd& preconditioned, Eigen::VectorXd& room) {
+  room = residual;
+  const Eigen::VectorXd shift = remove_unit_shifts(room, d, n_units);
+  apply_jacobi(diagonal, centre, d, n_units, room, preconditioned);
+  remove_unit_shifts(preconditioned, d, n_units);
+  if (shift_curvature > 0.0) {
+    Eigen::Map<Eigen::MatrixXd>(preconditioned.data(), d, n_units).colwise() +=
+        shift / shift_curvature;
+  }
+}
+
+// The square root of the Hessian's diagonal in the coordinates centred at `centre` (see
+// apply_jacobi) for units [W (d x n_units), b (n_units, or none)] where every row's curvature for
+// unit k is curvatures[k] times its weight: the diagonal of the L-BFGS H0s below.
+inline Eigen::VectorXd lbfgs_jacobi_diagonal(const Eigen::VectorXd& squares,
+                                             const Eigen::VectorXd& centre, double S, double l2,
+                                             bool fit_intercept,
+                                             const Eigen::VectorXd& curvatures) {
+  const Index d = squares.size();
+  const auto n_units = static_cast<int>(curvatures.size());
+  // sum s (x - m)^2 = sum s x^2 - S m^2, kept from rounding below 0
+  Eigen::VectorXd spread = squares;
+  if (centre.size()) spread -= S * centre.cwiseAbs2();
+  spread = spread.cwiseMax(0.0) / S;
+  Eigen::VectorXd diagonal(d * n_units + (fit_intercept ? n_units : 0));
+  for (int k = 0; k < n_units; ++k) {
+    diagonal.segment(k * d, d) = (curvatures[k] * spread).array() + l2;
+    if (fit_intercept) diagonal[d * n_units + k] = curvatures[k];
+  }
+  floor_jacobi_diagonal(diagonal);
+  return diagonal.cwiseSqrt();
+}
+
 // L-BFGS's initial inverse Hessian H0 (LbfgsSettings::initial_inverse_hessian) for a binary
 // problem [w (d), b (or none)]: apply_jacobi's preconditioning in the coordinates centred at
 // `centre`, with the square root of the Hessian's diagonal at w = 0, where every row's curvature
@@ -85,18 +138,33 @@ inline std::function<void(Eigen::VectorXd&)> binary_lbfgs_initial_inverse_hessia
     const Eigen::VectorXd& squares, Eigen::VectorXd centre, double S, double l2,
     bool fit_intercept) {
   const Index d = squares.size();
-  Eigen::VectorXd diagonal(d + (fit_intercept ? 1 : 0));
-  // sum s (x - m)^2 = sum s x^2 - S m^2, kept from rounding below 0
-  diagonal.head(d) = squares;
-  if (centre.size()) diagonal.head(d) -= S * centre.cwiseAbs2();
-  diagonal.head(d) = (0.25 / S) * diagonal.head(d).cwiseMax(0.0);
-  diagonal.head(d).array() += l2;
-  if (fit_intercept) diagonal[d] = 0.25;
-  floor_jacobi_diagonal(diagonal);
-  diagonal = diagonal.cwiseSqrt();
+  Eigen::VectorXd diagonal = lbfgs_jacobi_diagonal(squares, centre, S, l2, fit_intercept,
+                                                   Eigen::VectorXd::Constant(1, 0.25));
   return [diagonal = std::move(diagonal), centre = std::move(centre), d](Eigen::VectorXd& q) {
     const Eigen::VectorXd r = q;
     apply_jacobi(diagonal, centre, d, 1, r, q);
+  };
+}
+
+// The same for softmax's units (apply_shift_invariant_jacobi), with the Hessian's diagonal at
+// the start, where every row has the same probabilities `start` (the class shares at the
+// constant predictor's intercepts, 1 / K without intercepts): unit k's curvature is
+// start_k (1 - start_k). Along the weights' common shift, where only the penalty curves, H0
+// takes the square root of l2 as it does of the diagonal. Iterations to within 1e-6 of the
+// optimum (bench_solvers.py), identity / this H0: digits 53 / 51, letter 88 / 46, usps 471 /
+// 176; with the diagonal itself instead of its square root 50, 53, 238; with one curvature for
+// all units 50, 50, 190.
+inline std::function<void(Eigen::VectorXd&)> softmax_lbfgs_initial_inverse_hessian(
+    const Eigen::VectorXd& squares, Eigen::VectorXd centre, double S, double l2,
+    bool fit_intercept, const Eigen::VectorXd& start) {
+  const Index d = squares.size();
+  const auto n_units = static_cast<int>(start.size());
+  const Eigen::VectorXd curvatures = start.array() * (1.0 - start.array());
+  Eigen::VectorXd diagonal =
+      lbfgs_jacobi_diagonal(squares, centre, S, l2, fit_intercept, curvatures);
+  return [diagonal = std::move(diagonal), centre = std::move(centre), d, n_units,
+          shift_curvature = std::sqrt(l2), room = Eigen::VectorXd()](Eigen::VectorXd& q) mutable {
+    apply_shift_invariant_jacobi(diagonal, centre, d, n_units, shift_curvature, q, q, room);
   };
 }
 

@@ -20,7 +20,7 @@ Model<Scalar> OneVsAllClassifier<Scalar>::fit_impl(const Matrix& X, const LabelV
   const detail::RowSet<Matrix> all_rows(X);
   return detail::fit_binary_problems(Strategy::OneVsAll, X, {all_rows},
                                      detail::one_vs_all_problems(n_classes), y, n_classes,
-                                     n_together, detail::traits_of(all_rows, 1, n_together),
+                                     n_together, detail::traits_of(all_rows, n_together),
                                      options, inputs);
 }
 

@@ -37,7 +37,7 @@ Model<Scalar> fit_pairs_together(const Matrix& X, const LabelView& y, int n_clas
       kCurvatureShareOfX * detail::stored_values(X) / static_cast<double>(largest_pair);
   const int n_together = static_cast<int>(std::clamp<double>(
       budget, std::min(2, n_pairs), std::min(n_pairs, detail::kMaxProblemsTogether)));
-  const detail::ProblemTraits traits = detail::traits_of(detail::RowSet<Matrix>(X), 1, n_together);
+  const detail::ProblemTraits traits = detail::traits_of(detail::RowSet<Matrix>(X), n_together);
   return detail::fit_binary_problems(Strategy::OneVsOne, X, groups, std::move(pairs), y,
                                      n_classes, n_together, traits, options, inputs);
 }

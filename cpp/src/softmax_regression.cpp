@@ -22,7 +22,7 @@ Model<Scalar> SoftmaxRegression<Scalar>::fit_impl(const Matrix& X, const LabelVi
       detail::starting_point(inputs.initial, X.cols(), n_classes, options.fit_intercept, 0,
                              loss.constant_predictor_intercepts());
   const ProblemReport report =
-      detail::solve(loss, w, options, 0, detail::traits_of(rows, n_classes, 1));
+      detail::solve(loss, w, options, 0, detail::traits_of(rows, 1));
 
   RowMatrix<Scalar> coef(n_classes, X.cols());
   Vector<Scalar> intercept(n_classes);

@@ -120,10 +120,8 @@ inline std::vector<std::vector<Index>> rows_by_class(const LabelView& y, int n_c
 // Hessian, and as much for its factor) the solver is refused.
 constexpr Index kMaxCholeskyParameters = 4096;
 
-// What the automatic choices of solver and of L-BFGS memory weigh about a problem.
+// What the automatic choice of L-BFGS memory weighs about a problem.
 struct ProblemTraits {
-  int n_units = 1;            // linear units: the classes for softmax, else 1
-  bool sparse = false;        // X is sparse
   double history_values = 0;  // values the L-BFGS correction pairs of one problem may hold
 };
 
@@ -148,17 +146,16 @@ inline int automatic_lbfgs_memory(Index n_parameters, double history_values) {
   return static_cast<int>(std::clamp(std::floor(fitting), kFewest, kMost));
 }
 
-// The traits of a problem with n_units units on `rows`, one of `problems` solved at once.
+// The traits of a problem on `rows`, one of `problems` solved at once.
 template <typename Matrix>
-ProblemTraits traits_of(const RowSet<Matrix>& rows, int n_units, int problems) {
-  return ProblemTraits{n_units, RowSet<Matrix>::kSparse,
-                       history_values(rows.stored_values(), problems)};
+ProblemTraits traits_of(const RowSet<Matrix>& rows, int problems) {
+  return ProblemTraits{history_values(rows.stored_values(), problems)};
 }
 
 // The solver `requested` resolves to, without an L1 part (which always takes OWL-QN).
 //
 // Auto, from python benchmarks/bench_solvers.py (time to within 1e-6 of the optimum, as
-// bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks auto's choice;
+// bench_fit.py measures; seconds, best of 3, 2 cores, float64, C = 1; * marks the choice then;
 // L-BFGS with its automatic memory, up to 100 correction pairs; ovo's pairs advance together on
 // synthetic, usps and the 100000-row sets, else one by one; NxDxK: make_classification shapes
 // given as --shapes, K = 2 being one binary problem):
@@ -197,17 +194,20 @@ ProblemTraits traits_of(const RowSet<Matrix>& rows, int n_units, int problems) {
 // the four data sets. L-BFGS's preconditioning of binary problems
 // (binary_lbfgs_initial_inverse_hessian) came after the table and cut its iterations further
 // (usps ovo 61 -> 36, synthetic ovo 44 -> 25), which only widens its lead there.
-// Softmax: the full Hessian (n d^2 K^2 / 2) never pays; Newton-CG's Hessian-vector products
-// cost a fused pass each, and it was faster than L-BFGS by 1.14-1.35x except on small digits
-// (1.19x slower), so it is taken at any size. Binary problems: L-BFGS was the fastest or within
-// 1.35x at every measured shape. Newton-Cholesky won on letter and the 26-class pairs, but lost
-// by up to 1.9x elsewhere at as few parameters, and a rule on shape alone cannot tell those
-// apart: each of its few iterations pays for a Gram matrix per problem (about p / 4 passes),
-// each of L-BFGS's many one pass. Sparse X was not measured: L-BFGS.
-inline Solver resolve_solver(Solver requested, const ProblemTraits& traits) {
-  if (requested != Solver::Auto) return requested;
-  if (traits.sparse) return Solver::Lbfgs;
-  return traits.n_units > 1 ? Solver::NewtonCg : Solver::Lbfgs;
+// Softmax: the full Hessian (n d^2 K^2 / 2) never pays. Newton-CG (a fused pass per
+// Hessian-vector product) beat the unpreconditioned L-BFGS of the table by 1.14-1.35x except on
+// small digits; with softmax's own H0 (softmax_lbfgs_initial_inverse_hessian) L-BFGS took, in
+// one run (best of 3), digits 0.0074 s against newton-cg's 0.0119, letter 0.036 against 0.049,
+// usps 0.350 against 0.430, synthetic 0.428 against 0.418, and on make_classification shapes
+// 2000x30x5, 5000x20x20, 10000x50x10, 50000x200x5 0.85-0.98x newton-cg's time, on 1000x64x10,
+// 3000x100x10, 1500x200x4 1.0-1.3x (best of 7). So Auto takes L-BFGS for softmax too.
+// Binary problems: L-BFGS was the fastest or within 1.35x at every measured shape.
+// Newton-Cholesky won on letter and the 26-class pairs, but lost by up to 1.9x elsewhere at as
+// few parameters, and a rule on shape alone cannot tell those apart: each of its few iterations
+// pays for a Gram matrix per problem (about p / 4 passes), each of L-BFGS's many one pass.
+// Sparse X was not measured: L-BFGS.
+inline Solver resolve_solver(Solver requested) {
+  return requested == Solver::Auto ? Solver::Lbfgs : requested;
 }
 
 // Passes progress to the options' callback; callbacks never run concurrently (one at a time per
@@ -255,7 +255,7 @@ ProblemReport solve(Loss& loss, Eigen::VectorXd& w, const TrainOptions& options,
                     const ProblemTraits& traits) {
   LbfgsSettings settings = solver_settings(options, loss.dimension(), traits, problem);
   const Eigen::VectorXd l1 = loss.l1_penalty();
-  const Solver solver = resolve_solver(options.solver, traits);
+  const Solver solver = resolve_solver(options.solver);
   if (solver == Solver::Lbfgs && !l1.size()) {
     settings.initial_inverse_hessian = loss.lbfgs_initial_inverse_hessian();
   }
@@ -338,7 +338,7 @@ ProblemReport fit_binary_problem(const RowSet<Matrix>& rows, const LabelView& y,
   Eigen::VectorXd w = starting_point(initial, rows.n_features(), 1, options.fit_intercept,
                                      first_row, loss.constant_predictor_intercepts());
   const ProblemReport report =
-      solve(loss, w, options, problem, traits_of(rows, 1, 1));
+      solve(loss, w, options, problem, traits_of(rows, 1));
   store_units(w, rows.n_features(), 1, options.fit_intercept, first_row, coef, intercept);
   return report;
 }

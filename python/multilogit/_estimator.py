@@ -111,9 +111,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
           Hessian-vector products (one pass over ``X`` each); few, costly iterations;
         - ``"newton-cholesky"``: Newton with the full Hessian (p x p for p coefficients per
           problem, at most 4096), solved by Cholesky; for few features, dense ``X`` above all;
-        - ``"auto"``: softmax on dense ``X`` takes ``"newton-cg"``; binary problems (ovr's,
-          ovo's pairs, two classes) and sparse ``X`` take ``"lbfgs"`` (the rule and its
-          measurements are in the C++ core's ``training.hpp``).
+        - ``"auto"``: ``"lbfgs"``, the fastest or within 1.3x of it on every measured shape
+          (the measurements are in the C++ core's ``training.hpp``).
 
         With ``l1_ratio > 0`` the solver is OWL-QN, which ``"auto"`` and ``"lbfgs"`` select;
         the Newton solvers raise ValueError.

@@ -86,7 +86,9 @@ void check_constant_predictor(const Link& link, int n_units) {
   w.tail(n_units) = b;
   loss.evaluate(w, g);
   EXPECT_LT(g.tail(n_units).cwiseAbs().maxCoeff(), 1e-14);
-  if (Link::kShiftInvariant) EXPECT_NEAR(b.sum(), 0.0, 1e-12);
+  if (Link::kShiftInvariant) {
+    EXPECT_NEAR(b.sum(), 0.0, 1e-12);
+  }
 }
 
 TEST(LinearLoss, ConstantPredictorZeroesTheInterceptGradient) {

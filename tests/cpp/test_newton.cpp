@@ -50,11 +50,12 @@ Problem make_problem(int n_classes) {
 // centre mu (empty: none) and the L2 term's weight l2. Unit k's block of M is L^T diag(D, t) L,
 // with L (w, b) = (w, b + mu.w) and D, t the diagonal of H in those coordinates; the units'
 // blocks are independent. For softmax, M^-1 is taken on residuals without the shifts that leave
-// the loss unchanged, and is 1 / l2 on the shift of all units' weights by one vector.
+// the loss unchanged, and is 1 / l2 on the shift of all units' weights by one vector. With
+// `power`, D, t and l2 are raised to it first (L-BFGS's H0 takes square roots).
 template <class Link>
 Eigen::VectorXd jacobi_preconditioned(const Eigen::MatrixXd& H, const Eigen::VectorXd& r,
                                       const Eigen::VectorXd& mu, Index d, int n_units,
-                                      bool fit_intercept, double l2) {
+                                      bool fit_intercept, double l2, double power = 1.0) {
   const Index p = r.size(), m = fit_intercept ? d + 1 : d;
   const auto weight = [&](int k, Index j) { return k * d + j; };
   const auto bias = [&](int k) { return d * n_units + k; };
@@ -67,12 +68,13 @@ Eigen::VectorXd jacobi_preconditioned(const Eigen::MatrixXd& H, const Eigen::Vec
       // hessian() adds the same curvature to every pair of softmax intercepts, whose rows summed
       // to 0.
       if (Link::kShiftInvariant) t -= H.row(bias(k)).tail(n_units).sum() / n_units;
-      D(d, d) = t;
+      D(d, d) = std::pow(t, power);
     }
     for (Index j = 0; j < d; ++j) {
       const double centre = mu.size() ? mu[j] : 0.0;
       const double cross = fit_intercept ? H(weight(k, j), bias(k)) : 0.0;
-      D(j, j) = H(weight(k, j), weight(k, j)) - 2 * centre * cross + centre * centre * t;
+      D(j, j) = std::pow(
+          H(weight(k, j), weight(k, j)) - 2 * centre * cross + centre * centre * t, power);
       if (fit_intercept) L(d, j) = centre;
     }
     const Eigen::MatrixXd block = L.transpose() * D * L;
@@ -91,7 +93,7 @@ Eigen::VectorXd jacobi_preconditioned(const Eigen::MatrixXd& H, const Eigen::Vec
   };
   Eigen::VectorXd z = remove_shifts(M.ldlt().solve(remove_shifts(r)));
   const Eigen::Map<const Eigen::MatrixXd> R_W(r.data(), d, n_units);
-  Eigen::Map<Eigen::MatrixXd>(z.data(), d, n_units).colwise() += R_W.rowwise().mean() / l2;
+  Eigen::Map<Eigen::MatrixXd>(z.data(), d, n_units).colwise() += R_W.rowwise().mean() / std::pow(l2, power);
   return z;
 }
 
@@ -161,6 +163,51 @@ TEST(SecondDerivatives, BinaryMatchFiniteDifferences) {
 
 TEST(SecondDerivatives, SoftmaxMatchFiniteDifferences) {
   check_every_storage(4, detail::SoftmaxLink{4}, 4);
+}
+
+// L-BFGS's H0 is the Jacobi preconditioner of the square root of the Hessian's diagonal where
+// the fit starts from: the constant predictor's intercepts for softmax (every row's probabilities
+// the classes' weighted shares, or 1 / K without intercepts), w = 0 for a binary unit.
+template <class Link>
+void check_lbfgs_initial_inverse_hessian(int n_classes, const Link& link, int n_units) {
+  const Problem problem = make_problem(n_classes);
+  const ColMajorView X(problem.X);
+  for (bool fit_intercept : {true, false}) {
+    SCOPED_TRACE(fit_intercept ? "with intercept" : "without intercept");
+    detail::ThreadPool pool(2);
+    detail::LinearLoss<ColMajorView, Link> loss(detail::RowSet<ColMajorView>(X), problem.y.data(),
+                                                problem.weights.data(), link, n_units,
+                                                fit_intercept, 0.5, 0.0, &pool);
+    loss.keep_curvature(true);
+    const Index p = loss.dimension();
+    Eigen::VectorXd w = Eigen::VectorXd::Zero(p), g(p);
+    if (Link::kShiftInvariant && fit_intercept) {
+      w.tail(n_units) = loss.constant_predictor_intercepts();
+    }
+    loss.evaluate(w, g);
+    Eigen::MatrixXd H;
+    loss.hessian(H);
+    Eigen::VectorXd mu;
+    if (fit_intercept) mu = problem.X.transpose() * problem.weights / problem.weights.sum();
+    const double l2 = 1.0 / (0.5 * problem.weights.sum());
+    auto initial_inverse_hessian = loss.lbfgs_initial_inverse_hessian();
+    for (int trial = 0; trial < 3; ++trial) {
+      const Eigen::VectorXd r = Eigen::VectorXd::Random(p);
+      Eigen::VectorXd q = r;
+      initial_inverse_hessian(q);
+      const Eigen::VectorXd expected =
+          jacobi_preconditioned<Link>(H, r, mu, X.cols(), n_units, fit_intercept, l2, 0.5);
+      EXPECT_LT((q - expected).norm(), 1e-10 * expected.norm()) << "trial " << trial;
+    }
+  }
+}
+
+TEST(LbfgsInitialInverseHessian, BinaryIsSquareRootJacobiAtZero) {
+  check_lbfgs_initial_inverse_hessian(3, detail::BinaryLink{1}, 1);
+}
+
+TEST(LbfgsInitialInverseHessian, SoftmaxIsSquareRootJacobiAtTheStart) {
+  check_lbfgs_initial_inverse_hessian(4, detail::SoftmaxLink{4}, 4);
 }
 
 TEST(SecondDerivatives, IdenticalForAnyThreadCount) {
@@ -315,16 +362,11 @@ TEST(NewtonSolvers, SolverNamesRoundTrip) {
   EXPECT_THROW(parse_solver("newton"), std::invalid_argument);
 }
 
-TEST(NewtonSolvers, AutoChoosesByShape) {
+TEST(NewtonSolvers, AutoTakesLbfgs) {
   using detail::resolve_solver;
-  // Binary problems (one-vs-all's, one-vs-one's pairs, two classes): L-BFGS.
-  EXPECT_EQ(resolve_solver(Solver::Auto, {1, false, 1e6}), Solver::Lbfgs);
-  // Softmax: Newton-CG.
-  EXPECT_EQ(resolve_solver(Solver::Auto, {10, false, 1e6}), Solver::NewtonCg);
-  // Sparse X, and explicit choices, as asked.
-  EXPECT_EQ(resolve_solver(Solver::Auto, {10, true, 1e6}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::Lbfgs, {10, false, 1e6}), Solver::Lbfgs);
-  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky, {1, true, 1e6}), Solver::NewtonCholesky);
+  EXPECT_EQ(resolve_solver(Solver::Auto), Solver::Lbfgs);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCg), Solver::NewtonCg);
+  EXPECT_EQ(resolve_solver(Solver::NewtonCholesky), Solver::NewtonCholesky);
 }
 
 // L-BFGS's automatic number of correction pairs: 100 while the pairs of all problems solved at

@@ -20,7 +20,7 @@ struct IterationInfo {
 // The solver of each optimisation problem. With an L1 part in the penalty (l1_ratio > 0 and C
 // finite) it is always OWL-QN, which Auto and Lbfgs pick; the Newton solvers refuse it.
 enum class Solver {
-  Auto,            // by the problem's shape: see the rule in training.hpp
+  Auto,            // L-BFGS, measured the fastest overall: see training.hpp
   Lbfgs,           // L-BFGS (OWL-QN with an L1 part)
   NewtonCg,        // trust-region Newton with conjugate gradients (newton.hpp)
   NewtonCholesky,  // Newton with the full Hessian: for few parameters
