@@ -34,7 +34,7 @@ SPAN_REPEAT = 2  # fits per cap while the span is chosen
 
 
 def _fit_seconds(X, y, max_iter, n_threads):
-    # L-BFGS explicitly: solver="auto" may choose Newton-CG, whose iterations each hold many
+    # L-BFGS explicitly, whatever solver="auto" takes: Newton-CG's iterations each hold many
     # Hessian-vector products, not one evaluation.
     model = multilogit.LogisticRegression(
         strategy="softmax", solver="lbfgs", tol=0.0, max_iter=max_iter, n_threads=n_threads
