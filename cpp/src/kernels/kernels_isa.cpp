@@ -87,19 +87,16 @@ constexpr KernelIndex kPrefetchDistance = 2048;
 
 // Brings the memory a block names as `ahead` (DenseBlock) into cache, a few lines per step(),
 // spread over a loop that works from cache: main memory keeps streaming the pass's next block
-// while the arithmetic runs, instead of only while rows are scored. Given the number of steps
-// the loop takes, each brings its share of the lines; else two.
+// while the arithmetic runs, instead of only while rows are scored.
 class Ahead {
  public:
   Ahead() = default;
   template <typename Scalar>
-  explicit Ahead(const DenseBlock<Scalar>& X, KernelIndex steps = 0)
-      : next_(static_cast<const char*>(X.ahead)), end_(next_ ? next_ + X.ahead_bytes : nullptr) {
-    if (steps > 0) lines_per_step_ = (X.ahead_bytes / kLine + steps) / steps;
-  }
+  explicit Ahead(const DenseBlock<Scalar>& X)
+      : next_(static_cast<const char*>(X.ahead)), end_(next_ ? next_ + X.ahead_bytes : nullptr) {}
 
   void step() {
-    for (KernelIndex j = 0; j < lines_per_step_ && next_ < end_; ++j, next_ += kLine) {
+    for (KernelIndex j = 0; j < kLinesPerStep && next_ < end_; ++j, next_ += kLine) {
 #if defined(__GNUC__)
       __builtin_prefetch(next_, 0, 2);  // into L2: the block it serves is read from there
 #endif
@@ -110,8 +107,21 @@ class Ahead {
   static constexpr KernelIndex kLine = 64;
   const char* next_ = nullptr;
   const char* end_ = nullptr;
-  KernelIndex lines_per_step_ = 2;
+  static constexpr KernelIndex kLinesPerStep = 2;
 };
+
+// Row i of X, or past X's last row, of the rows a pass streams next (DenseBlock::ahead), or
+// null if the block names none that far.
+template <typename Scalar>
+const Scalar* row_or_ahead(const DenseBlock<Scalar>& X, KernelIndex i) {
+  if (i < X.rows) return X.row(i);
+  const KernelIndex offset = (i - X.rows) * X.outer_stride;
+  if (!X.ahead || !X.row_major ||
+      (offset + X.cols) * KernelIndex(sizeof(Scalar)) > X.ahead_bytes) {
+    return nullptr;
+  }
+  return static_cast<const Scalar*>(X.ahead) + offset;
+}
 
 // z[u] = x . w_u (+ b[u]) for the kUnits units whose weights start at W (rows of length d).
 // kUnits is a constant so that the accumulators live in registers.
@@ -189,8 +199,11 @@ struct TileShape {
   // Units scored per pass over the transposed rows: accumulators of kPackets packets each beside
   // the loaded rows and a broadcast in registers.
   static constexpr int kScoreUnits = kRegisters >= 32 ? 16 : 12 / kPackets;
-  // Rows of the product held in registers at once, beside a few units' sums (two per unit).
+  // Rows of the product held in registers at once, beside the units' sums.
   static constexpr int kProductRows = kRows < kRegisters / 4 ? kRows : kRegisters / 4;
+  // Units whose product sums stay in registers beside those rows and a broadcast.
+  static constexpr int kProductUnits =
+      kRegisters - kProductRows - 1 < 16 ? kRegisters - kProductRows - 1 : 16;
 };
 
 // The scores of one tile, as the fused kernels hand them to their tile actions: unit u's
@@ -213,11 +226,18 @@ void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Lane pad, L
 }
 
 // xt (count x kRows, row j holding feature first + j of the tile's rows) from the rows
-// x[0 .. kRows).
+// x[0 .. kRows). The same features of the rows `ahead` (kRows pointers, null for none) are asked
+// into L2 as it goes, a line per row at a time: main memory streams the rows a pass reads next
+// in step with the arithmetic, where asking for whole rows at once stalled it.
 template <typename Packet, typename Scalar>
-void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count, Scalar* xt) {
+void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count, Scalar* xt,
+                    const Scalar* const* ahead) {
   using Shape = TileShape<Packet>;
   constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
+  constexpr KernelIndex kLineValues = 64 / KernelIndex(sizeof(Scalar));
+  const auto ask_ahead = [&](int r, KernelIndex j) {
+    if (ahead[r]) prefetch(ahead[r] + first + j, 1, true);
+  };
   KernelIndex whole = 0;
   if constexpr (kLanes > 1) {
     whole = count / kLanes * kLanes;
@@ -226,6 +246,7 @@ void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count
       for (KernelIndex j = 0; j < whole; j += kLanes) {
         for (int r = 0; r < kLanes; ++r) {
           block.packet[r] = Eigen::internal::ploadu<Packet>(x[p * kLanes + r] + first + j);
+          if (j % kLineValues == 0) ask_ahead(p * kLanes + r, j);
         }
         Eigen::internal::ptranspose(block);
         for (int c = 0; c < kLanes; ++c) {
@@ -236,7 +257,12 @@ void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count
   }
   for (KernelIndex j = whole; j < count; ++j) {
     for (int r = 0; r < kRows; ++r) xt[j * kRows + r] = x[r][first + j];
+    if (j % kLineValues == 0) {
+      for (int r = 0; r < kRows; ++r) ask_ahead(r, j);
+    }
   }
+  // The line of the last feature, which a row not aligned to lines starts no packet in.
+  for (int r = 0; r < kRows; ++r) ask_ahead(r, count - 1);
 }
 
 // Independent sums per unit and row packet, so that enough multiply-adds are in flight.
@@ -298,68 +324,76 @@ void score_tile_up_to(int units, const Scalar* xt, KernelIndex d, const Scalar* 
   score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, add, T);
 }
 
-// G (units x d, row-major) += D^T X_tile over features [first, d) in FeaturePacket packets, for
-// kUnits units: D holds the tile's values of each unit (kRows apart), x the tile's rows.
-template <int kRows, int kProductRows, int kUnits, typename FeaturePacket, typename Scalar>
-void add_tile_product_units(const Scalar* const* x, KernelIndex j, KernelIndex d,
-                            const Scalar* D, Scalar* G) {
-  using namespace Eigen::internal;
-  // Even and odd rows add up apart: twice the independent chains of multiply-adds.
-  FeaturePacket sums[2][kUnits];
-  for (int u = 0; u < kUnits; ++u) {
-    sums[0][u] = ploadu<FeaturePacket>(G + u * d + j);
-    sums[1][u] = pzero(sums[0][u]);
-  }
-  for (int group = 0; group < kRows; group += kProductRows) {
-    FeaturePacket values[kProductRows];
-    for (int r = 0; r < kProductRows; ++r) values[r] = ploadu<FeaturePacket>(x[group + r] + j);
-    for (int r = 0; r < kProductRows; ++r) {
-      for (int u = 0; u < kUnits; ++u) {
-        sums[r % 2][u] =
-            pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sums[r % 2][u]);
-      }
-    }
-  }
-  for (int u = 0; u < kUnits; ++u) pstoreu(G + u * d + j, padd(sums[0][u], sums[1][u]));
+// Independent sums per unit of a tile product, as many as keep about 8 multiply-adds in flight
+// within `budget` registers.
+constexpr int product_chains(int units, int budget) {
+  const int chains = units >= 8 ? 1 : 8 / units;
+  return chains * units <= budget ? chains : budget / units;
 }
 
-template <int kRows, int kProductRows, typename FeaturePacket, typename Scalar>
-void add_tile_product(const Scalar* const* x, KernelIndex first, KernelIndex d, const Scalar* D,
-                      KernelIndex k, Scalar* G) {
+// G (kUnits x d, row-major) += D^T X_tile over features [first, d): D holds the tile's values of
+// each unit (kRows apart), x the tile's rows. Each packet of features is loaded once, kProductRows
+// rows at a time, for all the units, whose sums stay in registers across the tile's rows; the
+// last features go in narrower packets.
+template <int kRows, int kProductRows, int kUnits, typename FeaturePacket, typename Scalar>
+void add_tile_product_units(const Scalar* const* x, KernelIndex first, KernelIndex d,
+                            const Scalar* D, Scalar* G) {
+  using namespace Eigen::internal;
   constexpr KernelIndex kWidth = packet_size<FeaturePacket>;
-  constexpr int kUnits = 4;  // sums per feature packet: independent chains of multiply-adds
-  // A last group of one unit would wait on its own two chains: 4 + 1 units go as 3 + 2.
-  const KernelIndex in_fours = k % kUnits == 1 && k > kUnits ? k - kUnits - 1 : k / kUnits * kUnits;
+  constexpr int kChains = product_chains(kUnits, kRegisters - kProductRows - 1);
   KernelIndex j = first;
   for (; j + kWidth <= d; j += kWidth) {
-    KernelIndex u = 0;
-    for (; u < in_fours; u += kUnits) {
-      add_tile_product_units<kRows, kProductRows, kUnits, FeaturePacket>(x, j, d, D + u * kRows,
-                                                                         G + u * d);
+    FeaturePacket sums[kChains][kUnits];
+    for (int u = 0; u < kUnits; ++u) {
+      sums[0][u] = ploadu<FeaturePacket>(G + u * d + j);
+      for (int c = 1; c < kChains; ++c) sums[c][u] = pzero(sums[0][u]);
     }
-    const Scalar* rest_D = D + u * kRows;
-    Scalar* rest_G = G + u * d;
-    switch (k - u) {
-      case 5:
-        add_tile_product_units<kRows, kProductRows, 3, FeaturePacket>(x, j, d, rest_D, rest_G);
-        add_tile_product_units<kRows, kProductRows, 2, FeaturePacket>(x, j, d, rest_D + 3 * kRows,
-                                                                      rest_G + 3 * d);
-        break;
-      case 3: add_tile_product_units<kRows, kProductRows, 3, FeaturePacket>(x, j, d, rest_D, rest_G); break;
-      case 2: add_tile_product_units<kRows, kProductRows, 2, FeaturePacket>(x, j, d, rest_D, rest_G); break;
-      case 1: add_tile_product_units<kRows, kProductRows, 1, FeaturePacket>(x, j, d, rest_D, rest_G); break;
-      default: break;
+    for (int group = 0; group < kRows; group += kProductRows) {
+      FeaturePacket values[kProductRows];
+      for (int r = 0; r < kProductRows; ++r) values[r] = ploadu<FeaturePacket>(x[group + r] + j);
+      for (int r = 0; r < kProductRows; ++r) {
+        for (int u = 0; u < kUnits; ++u) {
+          FeaturePacket& sum = sums[(group + r) % kChains][u];
+          sum = pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sum);
+        }
+      }
+    }
+    for (int u = 0; u < kUnits; ++u) {
+      for (int c = 1; c < kChains; ++c) sums[0][u] = padd(sums[0][u], sums[c][u]);
+      pstoreu(G + u * d + j, sums[0][u]);
     }
   }
   if constexpr (kWidth > 1) {
-    using Half = typename Eigen::internal::unpacket_traits<FeaturePacket>::half;
-    if (j < d) {
-      if constexpr (packet_size<Half> < kWidth) {
-        add_tile_product<kRows, kProductRows, Half>(x, j, d, D, k, G);
-      } else {
-        add_tile_product<kRows, kProductRows, Scalar>(x, j, d, D, k, G);
-      }
+    using Half = typename unpacket_traits<FeaturePacket>::half;
+    using Narrower = std::conditional_t<(packet_size<Half> < kWidth), Half, Scalar>;
+    if (j < d) add_tile_product_units<kRows, kProductRows, kUnits, Narrower>(x, j, d, D, G);
+  }
+}
+
+// add_tile_product_units for run-time units <= kUnits.
+template <int kUnits, int kRows, int kProductRows, typename Packet, typename Scalar>
+void add_tile_product_up_to(int units, const Scalar* const* x, KernelIndex d, const Scalar* D,
+                            Scalar* G) {
+  if constexpr (kUnits > 1) {
+    if (units < kUnits) {
+      return add_tile_product_up_to<kUnits - 1, kRows, kProductRows, Packet>(units, x, d, D, G);
     }
+  }
+  add_tile_product_units<kRows, kProductRows, kUnits, Packet>(x, 0, d, D, G);
+}
+
+// G (k x d, row-major) += D^T X_tile for the tile's rows x and their values D of each of the k
+// units (kRows apart), in groups of equal size up to kMaxUnits: 17 units go as 9 + 8, not as
+// 16 + 1, whose last would wait on its own sums.
+template <int kRows, int kProductRows, int kMaxUnits, typename Packet, typename Scalar>
+void add_tile_product(const Scalar* const* x, KernelIndex d, const Scalar* D, KernelIndex k,
+                      Scalar* G) {
+  const KernelIndex groups = (k + kMaxUnits - 1) / kMaxUnits;
+  for (KernelIndex g = 0, u = 0; g < groups; ++g) {
+    const auto units = static_cast<int>((k - u + groups - g - 1) / (groups - g));
+    add_tile_product_up_to<kMaxUnits, kRows, kProductRows, Packet>(units, x, d, D + u * kRows,
+                                                                   G + u * d);
+    u += units;
   }
 }
 
@@ -391,21 +425,19 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
     }
     column_sums.setZero(k * kRows);
   }
-  const KernelIndex n_tiles = (X.rows + kRows - 1) / kRows, row_bytes = d * KernelIndex(sizeof(Scalar));
-  Ahead ahead(X, n_tiles);
   const Scalar* x[kRows];
+  const Scalar* ahead[kRows];
   for (KernelIndex first = 0; first < X.rows; first += kRows) {
     RowTile<Scalar> tile{first, static_cast<int>(X.rows - first < kRows ? X.rows - first : kRows),
                          scores.data()};
-    ahead.step();
     for (int r = 0; r < kRows; ++r) {
       x[r] = r < tile.rows ? X.row(first + r) : zeros.data();
-      if (first + kAheadTiles * kRows + r < X.rows) prefetch(X.row(first + kAheadTiles * kRows + r), row_bytes, true);
+      ahead[r] = row_or_ahead(X, first + kAheadTiles * kRows + r);
     }
     // Block by block of features, so that the transposed rows stay in L1 beside the weights.
     for (KernelIndex j = 0; j < d; j += kFeatureBlock) {
       const KernelIndex count = d - j < kFeatureBlock ? d - j : kFeatureBlock;
-      transpose_tile<Packet>(x, j, count, xt.data());
+      transpose_tile<Packet>(x, j, count, xt.data(), ahead);
       for (KernelIndex u = 0; u < k; u += Shape::kScoreUnits) {
         const int units = static_cast<int>(k - u < Shape::kScoreUnits ? k - u : Shape::kScoreUnits);
         score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), count, Wt.data() + j * k + u,
@@ -420,7 +452,8 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
         for (int r = tile.rows; r < kRows; ++r) scores[u * kRows + r] = Scalar(0);
       }
     }
-    add_tile_product<kRows, Shape::kProductRows, Packet>(x, 0, d, scores.data(), k, G);
+    add_tile_product<kRows, Shape::kProductRows, Shape::kProductUnits, Packet>(x, d, scores.data(),
+                                                                         k, G);
     column_sums += scores;
   }
   if (!sums) return;
