@@ -411,7 +411,7 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
     for (KernelIndex j = 0; j < d; ++j) Wt[j * k + u] = W[u * d + j];
   }
   constexpr KernelIndex kFeatureBlock = 64;
-  constexpr KernelIndex kAheadTiles = 2;
+  constexpr KernelIndex kAheadTiles = 2;  // transpose_tile asks for the rows this many tiles on
   Column<Scalar> xt(kFeatureBlock * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
   // The products (k x d, row-major: G itself for double) and column sums, in Scalar.
   Column<Scalar> products, column_sums;
