@@ -8,14 +8,16 @@ same stretch of time: on a shared machine the load changes from second to second
 difference of bests taken one after the other would carry that change. L-BFGS with a strong
 Wolfe line search accepts the first step on almost every iteration, so an iteration is about one
 evaluation, until the fit nears the rounding floor of its dtype: there line searches take several
-evaluations. A float32 fit gets
-there within about a hundred iterations, so the span is kept as short as timing allows.
+evaluations. Small problems get there within a few hundred iterations and a float32 fit within
+about a hundred, so k2 stays within the first MAX_SPAN + FIRST_CAP iterations; where that span
+is quick to run, more fits are timed instead.
 
 Roofline of one evaluation of the softmax loss and gradient: it must read X once and do the two
 products X W (scores) and X^T G (gradient), 4 n d K flops, so it takes at least
 max(bytes of X / read bandwidth, 4 n d K / GEMM flop rate).
 """
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,10 +28,11 @@ import multilogit
 
 FIRST_CAP = 5  # k1: past the first iterations, whose line searches take extra evaluations
 MIN_SPAN_SECONDS = 0.15  # t2 - t1 well above timer and scheduling noise, yet short (see above)
-INITIAL_SPAN, MAX_SPAN = 20, 1280
+INITIAL_SPAN, MAX_SPAN = 20, 80
 # Each time is the best of at least this many fits: t2 - t1 is a small difference of two times
-# that on this shared machine varied by tens of percent from fit to fit.
-MIN_REPEAT = 5
+# that on this shared machine varied by tens of percent from fit to fit. A span quicker than
+# MIN_SPAN_SECONDS takes proportionally more fits, up to MAX_REPEAT.
+MIN_REPEAT, MAX_REPEAT = 5, 40
 SPAN_REPEAT = 2  # fits per cap while the span is chosen
 
 
@@ -71,7 +74,9 @@ def seconds_per_iteration(X, y, *, n_threads, repeat):
         stopped_early = iterations < caps[1]
         if seconds - first_seconds >= MIN_SPAN_SECONDS or stopped_early or span >= MAX_SPAN:
             break
-        span *= 4  # too short to time reliably: measure over more iterations
+        span = min(4 * span, MAX_SPAN)  # too short to time reliably: measure over more iterations
+    span_seconds = max(seconds - first_seconds, 1e-9)
+    repeat = min(max(repeat, math.ceil(repeat * MIN_SPAN_SECONDS / span_seconds)), MAX_REPEAT)
     (first_seconds, seconds), (first_iterations, iterations) = _best_fit_seconds(
         X, y, caps, n_threads, repeat
     )
