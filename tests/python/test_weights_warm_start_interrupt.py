@@ -155,9 +155,9 @@ def test_convergence_warning_names_the_problems(wine, strategy, named):
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to this process")
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_ctrl_c_interrupts_fit_quickly(strategy):
-    # Separable classes and almost no penalty: the weights grow for ever, so every solver keeps
-    # making progress until it is interrupted; enough rows that none reaches the rounding floor
-    # of the objective (where the line search stalls and the fit stops) within the 0.2 s.
+    # Separable classes and almost no penalty: the weights grow for ever, and a fit stops only
+    # where the objective's decrease falls below rounding and the line search stalls; enough rows
+    # that no solver gets there within the 0.2 s before the interrupt.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400_000, 50))
     y = np.argmax(X[:, :5], axis=1)
