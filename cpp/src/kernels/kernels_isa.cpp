@@ -199,11 +199,18 @@ struct TileShape {
   // Units scored per pass over the transposed rows: accumulators of kPackets packets each beside
   // the loaded rows and a broadcast in registers.
   static constexpr int kScoreUnits = kRegisters >= 32 ? 16 : 12 / kPackets;
+  // Feature packets of each unit's product sums in registers: with 16 registers, two, so that
+  // each broadcast residual serves two multiply-adds, as each broadcast weight does above (one
+  // broadcast per multiply-add held the product to half the multiply-add rate on AVX2).
+  static constexpr int kProductPackets = kPackets;
   // Rows of the product held in registers at once, beside the units' sums.
-  static constexpr int kProductRows = kRows < kRegisters / 4 ? kRows : kRegisters / 4;
+  static constexpr int kProductRows =
+      kProductPackets > 1 ? 2 : kRows < kRegisters / 4 ? kRows : kRegisters / 4;
   // Units whose product sums stay in registers beside those rows and a broadcast.
   static constexpr int kProductUnits =
-      kRegisters - kProductRows - 1 < 16 ? kRegisters - kProductRows - 1 : 16;
+      (kRegisters - 1) / kProductPackets - kProductRows < 16
+          ? (kRegisters - 1) / kProductPackets - kProductRows
+          : 16;
 };
 
 // The scores of one tile, as the fused kernels hand them to their tile actions: unit u's
@@ -332,67 +339,85 @@ constexpr int product_chains(int units, int budget) {
 }
 
 // G (kUnits x d, row-major) += D^T X_tile over features [first, d): D holds the tile's values of
-// each unit (kRows apart), x the tile's rows. Each packet of features is loaded once, kProductRows
-// rows at a time, for all the units, whose sums stay in registers across the tile's rows; the
-// last features go in narrower packets.
-template <int kRows, int kProductRows, int kUnits, typename FeaturePacket, typename Scalar>
+// each unit (kRows apart), x the tile's rows. Each kPackets packets of features are loaded once,
+// kProductRows rows at a time, for all the units, whose sums stay in registers across the tile's
+// rows; the last features go a packet at a time, then in narrower packets.
+template <typename Shape, int kUnits, int kPackets, typename FeaturePacket, typename Scalar>
 void add_tile_product_units(const Scalar* const* x, KernelIndex first, KernelIndex d,
                             const Scalar* D, Scalar* G) {
   using namespace Eigen::internal;
-  constexpr KernelIndex kWidth = packet_size<FeaturePacket>;
-  constexpr int kChains = product_chains(kUnits, kRegisters - kProductRows - 1);
+  constexpr int kRows = Shape::kRows, kProductRows = Shape::kProductRows;
+  constexpr KernelIndex kWidth = packet_size<FeaturePacket>, kStep = kWidth * kPackets;
+  constexpr int kChains =
+      product_chains(kUnits * kPackets, kRegisters - kProductRows * kPackets - 1);
   KernelIndex j = first;
-  for (; j + kWidth <= d; j += kWidth) {
-    FeaturePacket sums[kChains][kUnits];
+  for (; j + kStep <= d; j += kStep) {
+    FeaturePacket sums[kChains][kUnits][kPackets];
     for (int u = 0; u < kUnits; ++u) {
-      sums[0][u] = ploadu<FeaturePacket>(G + u * d + j);
-      for (int c = 1; c < kChains; ++c) sums[c][u] = pzero(sums[0][u]);
+      for (int p = 0; p < kPackets; ++p) {
+        sums[0][u][p] = ploadu<FeaturePacket>(G + u * d + j + p * kWidth);
+        for (int c = 1; c < kChains; ++c) sums[c][u][p] = pzero(sums[0][u][p]);
+      }
     }
     for (int group = 0; group < kRows; group += kProductRows) {
-      FeaturePacket values[kProductRows];
-      for (int r = 0; r < kProductRows; ++r) values[r] = ploadu<FeaturePacket>(x[group + r] + j);
+      FeaturePacket values[kProductRows][kPackets];
+      for (int r = 0; r < kProductRows; ++r) {
+        for (int p = 0; p < kPackets; ++p) {
+          values[r][p] = ploadu<FeaturePacket>(x[group + r] + j + p * kWidth);
+        }
+      }
       for (int r = 0; r < kProductRows; ++r) {
         for (int u = 0; u < kUnits; ++u) {
-          FeaturePacket& sum = sums[(group + r) % kChains][u];
-          sum = pmadd(pset1<FeaturePacket>(D[u * kRows + group + r]), values[r], sum);
+          const FeaturePacket residual = pset1<FeaturePacket>(D[u * kRows + group + r]);
+          for (int p = 0; p < kPackets; ++p) {
+            FeaturePacket& sum = sums[(group + r) % kChains][u][p];
+            sum = pmadd(residual, values[r][p], sum);
+          }
         }
       }
     }
     for (int u = 0; u < kUnits; ++u) {
-      for (int c = 1; c < kChains; ++c) sums[0][u] = padd(sums[0][u], sums[c][u]);
-      pstoreu(G + u * d + j, sums[0][u]);
+      for (int p = 0; p < kPackets; ++p) {
+        for (int c = 1; c < kChains; ++c) sums[0][u][p] = padd(sums[0][u][p], sums[c][u][p]);
+        pstoreu(G + u * d + j + p * kWidth, sums[0][u][p]);
+      }
     }
   }
-  if constexpr (kWidth > 1) {
+  if (j == d) return;
+  if constexpr (kPackets > 1) {
+    add_tile_product_units<Shape, kUnits, 1, FeaturePacket>(x, j, d, D, G);
+  } else if constexpr (kWidth > 1) {
     using Half = typename unpacket_traits<FeaturePacket>::half;
     using Narrower = std::conditional_t<(packet_size<Half> < kWidth), Half, Scalar>;
-    if (j < d) add_tile_product_units<kRows, kProductRows, kUnits, Narrower>(x, j, d, D, G);
+    add_tile_product_units<Shape, kUnits, 1, Narrower>(x, j, d, D, G);
   }
 }
 
 // add_tile_product_units for run-time units <= kUnits.
-template <int kUnits, int kRows, int kProductRows, typename Packet, typename Scalar>
+template <typename Shape, int kUnits, typename Packet, typename Scalar>
 void add_tile_product_up_to(int units, const Scalar* const* x, KernelIndex d, const Scalar* D,
                             Scalar* G) {
   if constexpr (kUnits > 1) {
     if (units < kUnits) {
-      return add_tile_product_up_to<kUnits - 1, kRows, kProductRows, Packet>(units, x, d, D, G);
+      return add_tile_product_up_to<Shape, kUnits - 1, Packet>(units, x, d, D, G);
     }
   }
-  add_tile_product_units<kRows, kProductRows, kUnits, Packet>(x, 0, d, D, G);
+  add_tile_product_units<Shape, kUnits, Shape::kProductPackets, Packet>(x, 0, d, D, G);
 }
 
 // G (k x d, row-major) += D^T X_tile for the tile's rows x and their values D of each of the k
-// units (kRows apart), in groups of equal size up to kMaxUnits: 17 units go as 9 + 8, not as
-// 16 + 1, whose last would wait on its own sums.
-template <int kRows, int kProductRows, int kMaxUnits, typename Packet, typename Scalar>
+// units (kRows apart), in groups of equal size up to kProductUnits: 17 units go as 9 + 8, not
+// as 16 + 1, whose last would wait on its own sums.
+template <typename Packet, typename Scalar>
 void add_tile_product(const Scalar* const* x, KernelIndex d, const Scalar* D, KernelIndex k,
                       Scalar* G) {
+  using Shape = TileShape<Packet>;
+  constexpr int kMaxUnits = Shape::kProductUnits;
   const KernelIndex groups = (k + kMaxUnits - 1) / kMaxUnits;
   for (KernelIndex g = 0, u = 0; g < groups; ++g) {
     const auto units = static_cast<int>((k - u + groups - g - 1) / (groups - g));
-    add_tile_product_up_to<kMaxUnits, kRows, kProductRows, Packet>(units, x, d, D + u * kRows,
-                                                                   G + u * d);
+    add_tile_product_up_to<Shape, kMaxUnits, Packet>(units, x, d, D + u * Shape::kRows,
+                                                     G + u * d);
     u += units;
   }
 }
@@ -452,8 +477,7 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
         for (int r = tile.rows; r < kRows; ++r) scores[u * kRows + r] = Scalar(0);
       }
     }
-    add_tile_product<kRows, Shape::kProductRows, Shape::kProductUnits, Packet>(x, d, scores.data(),
-                                                                         k, G);
+    add_tile_product<Packet>(x, d, scores.data(), k, G);
     column_sums += scores;
   }
   if (!sums) return;
