@@ -313,6 +313,8 @@ def _report_lines(
         "# multilogit benchmark",
         "",
         *machine.description_lines(versions),
+        f"- multilogit kernels: {multilogit.instruction_set()} (the widest instruction set this "
+        "CPU runs, chosen at run time)",
         f"- settings: C={args.C:g}; reference fits tol={args.tol:g}, max_iter={args.max_iter}; "
         f"target = best reference objective × (1 + {args.rtol:g}); threads: {threads}; "
         f"best of {args.repeat} fit(s) or more, up to {MAX_REPEAT}, until they took "
