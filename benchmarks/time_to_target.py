@@ -7,8 +7,9 @@
    value whose fit reaches the target. A capped L-BFGS run is the start of the uncapped one, so the
    objective falls as the cap grows and the walk finds that value exactly.
 3. Timing: fits at that cap, best of at least ``repeat``, and of more (up to ``MAX_REPEAT``)
-   while they took less than ``MIN_TIMED_SECONDS`` in all: on this shared machine the best of
-   three fits of a few milliseconds still varies by tens of percent. The timed fits run without
+   while they took less than ``min_seconds`` (``MIN_TIMED_SECONDS`` unless a caller asks for
+   exactly ``repeat`` fits with 0) in all: on this shared machine the best of three fits of a
+   few milliseconds still varies by tens of percent. The timed fits run without
    the memory sampler, whose thread wakes every millisecond and takes a share of a core from
    whichever fit it watches; the extra peak RSS reported is the search's fit at the cap's.
 """
@@ -121,18 +122,17 @@ def target_objective(reference_fits, rtol):
     return best, best + rtol * abs(best)
 
 
-def _wants_another_fit(seconds, repeat):
+def _wants_another_fit(seconds, repeat, min_seconds):
     """Whether the timed fits so far (their ``seconds``) call for another (module docstring)."""
     spent = sum(seconds)
     if spent >= REPEAT_BUDGET_SECONDS:
         return False
-    return len(seconds) < max(1, repeat) or (
-        len(seconds) < MAX_REPEAT and spent < MIN_TIMED_SECONDS
-    )
+    return len(seconds) < max(1, repeat) or (len(seconds) < MAX_REPEAT and spent < min_seconds)
 
 
 def time_to_target(
-    contender, dataset, strategy, *, C, tol, threshold, start, limit, repeat, reference=None
+    contender, dataset, strategy, *, C, tol, threshold, start, limit, repeat, reference=None,
+    min_seconds=MIN_TIMED_SECONDS,
 ):
     """Search the cap for ``contender`` and time fits at it (see the module docstring)."""
 
@@ -149,7 +149,7 @@ def time_to_target(
         best_seen = min(fit.objective, reference.objective if reference else fit.objective)
         return TargetResult(contender.name, reference, None, None, closest_objective=best_seen)
     fits = []
-    while _wants_another_fit([f.seconds for f in fits], repeat):
+    while _wants_another_fit([f.seconds for f in fits], repeat, min_seconds):
         fits.append(probe(cap, sample_memory=False))
     best = min(fits, key=lambda f: f.seconds)
     return TargetResult(contender.name, reference, cap, best, all_seconds=[f.seconds for f in fits],
