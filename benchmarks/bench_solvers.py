@@ -29,6 +29,7 @@ from multilogit._datasets import DataUnavailable, _finish, find_data_dir, load_d
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from time_to_target import (  # noqa: E402
+    MAX_REPEAT,
     MIN_TIMED_SECONDS,
     START_FRACTION,
     Contender,
@@ -111,8 +112,8 @@ def main():
     parser.add_argument("--solvers", default=",".join(SOLVERS))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--min-seconds", type=float, default=MIN_TIMED_SECONDS,
-                        help="fits quicker than this in all are repeated, up to 25 times "
-                        "(default: %(default)s; 0: exactly --repeat fits)")
+                        help=f"fits quicker than this in all are repeated, up to {MAX_REPEAT} "
+                        "times (default: %(default)s; 0: exactly --repeat fits)")
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--rtol", type=float, default=1e-6)
     parser.add_argument("--reference-tol", type=float, default=1e-10)

@@ -206,11 +206,9 @@ struct TileShape {
   // Rows of the product held in registers at once, beside the units' sums.
   static constexpr int kProductRows =
       kProductPackets > 1 ? 2 : kRows < kRegisters / 4 ? kRows : kRegisters / 4;
-  // Units whose product sums stay in registers beside those rows and a broadcast.
-  static constexpr int kProductUnits =
-      (kRegisters - 1) / kProductPackets - kProductRows < 16
-          ? (kRegisters - 1) / kProductPackets - kProductRows
-          : 16;
+  // Units whose product sums stay in registers beside those rows and a broadcast, at most 16.
+  static constexpr int kProductRoom = (kRegisters - 1) / kProductPackets - kProductRows;
+  static constexpr int kProductUnits = kProductRoom < 16 ? kProductRoom : 16;
 };
 
 // The scores of one tile, as the fused kernels hand them to their tile actions: unit u's
