@@ -43,16 +43,23 @@ using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(KernelsOf, Scalars);
 
 // Every kernel against direct evaluation in double on an n x d block and k units, with X in
-// either storage order and as a block of a wider matrix (outer stride above its width).
+// either storage order and as a block of a wider matrix (outer stride above its width). Unless
+// `lightest` is -1, that unit's weights are scaled down to be the least, so that the fused
+// softmax kernels take it as their reference unit.
 template <typename Scalar>
-void expect_direct_results(Index n, Index d, Index k) {
-  SCOPED_TRACE(::testing::Message() << "n = " << n << ", d = " << d << ", k = " << k);
+void expect_direct_results(Index n, Index d, Index k, Index lightest = -1) {
+  SCOPED_TRACE(::testing::Message() << "n = " << n << ", d = " << d << ", k = " << k
+                                    << ", lightest unit " << lightest);
   const double tolerance = 50 * std::numeric_limits<Scalar>::epsilon();
   std::mt19937 rng(3);
   std::normal_distribution<double> normal(0.0, 2.0);
   const Eigen::MatrixXd X = Eigen::MatrixXd::NullaryExpr(n, d, [&] { return normal(rng); });
-  const Eigen::MatrixXd W = Eigen::MatrixXd::NullaryExpr(d, k, [&] { return normal(rng); });
-  const Eigen::RowVectorXd b = Eigen::RowVectorXd::NullaryExpr(k, [&] { return normal(rng); });
+  Eigen::MatrixXd W = Eigen::MatrixXd::NullaryExpr(d, k, [&] { return normal(rng); });
+  Eigen::RowVectorXd b = Eigen::RowVectorXd::NullaryExpr(k, [&] { return normal(rng); });
+  if (lightest >= 0) {
+    W.col(lightest) *= 1e-3;
+    b[lightest] *= 1e-3;
+  }
   std::vector<int> labels(n);
   for (Index i = 0; i < n; ++i) labels[i] = static_cast<int>(i % k);
   const Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(n, 0.0, 2.0);
@@ -268,6 +275,11 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
     for (Index d : {1, 7, 11, 16, 24, 100}) expect_direct_results<TypeParam>(37, d, k);
   }
   expect_direct_results<TypeParam>(1, 11, 10);
+  // The softmax tiles' reference unit first, in the middle and last (whose scores they do not
+  // move between slots).
+  for (Index k : {3, 10, 17}) {
+    for (Index lightest : {Index(0), k / 2, k - 1}) expect_direct_results<TypeParam>(37, 24, k, lightest);
+  }
 }
 
 TYPED_TEST(KernelsOf, UnweightedBinaryLossKeepsSmallLosses) {

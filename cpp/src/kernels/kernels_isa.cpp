@@ -420,30 +420,87 @@ void add_tile_product(const Scalar* const* x, KernelIndex d, const Scalar* D, Ke
   }
 }
 
+// What a tile action makes of a row's scores across the units.
+enum class Shift {
+  // It depends on each of them.
+  Matters,
+  // It is blind to adding the same number to all of them, and what it leaves in their place sums
+  // to zero (a softmax's residuals, its Hessian applied to them). Then one reference unit's
+  // weights may be subtracted from every unit's: its scores become 0, and its product with the
+  // rows minus the sum of the others'. k - 1 units are scored and multiplied, 1/k of the
+  // arithmetic saved.
+  Ignored,
+};
+
+// The reference unit for Shift::Ignored: the one of least weight (sum of |w| and |b|), so that
+// every unit's weights shifted by it stay within twice its own, and so does their rounding.
+template <typename Scalar>
+KernelIndex reference_unit(const Scalar* W, const Scalar* b, KernelIndex k, KernelIndex d) {
+  const auto magnitude = [](Scalar value) { return static_cast<double>(value < 0 ? -value : value); };
+  KernelIndex reference = 0;
+  double least = 0.0;
+  for (KernelIndex u = 0; u < k; ++u) {
+    double weight = b ? magnitude(b[u]) : 0.0;
+    for (KernelIndex j = 0; j < d; ++j) weight += magnitude(W[u * d + j]);
+    if (u == 0 || weight < least) {
+      reference = u;
+      least = weight;
+    }
+  }
+  return reference;
+}
+
 // Scores row-major X tile by tile for the k units (W, b as for linear_scores) and hands each
 // tile to action(RowTile&). Unless `sums` is null, what the action leaves in the tile's scores
 // is then multiplied by the tile's rows and added to sums as add_transposed_product adds X^T R.
+// With Shift::Ignored the action takes the scores less those of the reference unit.
 template <typename Packet, typename Scalar, typename Action>
 void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                       KernelIndex k, Action&& action, const ProductSums<Scalar>* sums = nullptr) {
+                       KernelIndex k, Shift shift, Action&& action,
+                       const ProductSums<Scalar>* sums = nullptr) {
   using Shape = TileShape<Packet>;
   constexpr int kRows = Shape::kRows;
   const KernelIndex d = X.cols;
-  Column<Scalar> Wt(d * k);  // the weights transposed, each feature's for all units contiguous
-  for (KernelIndex u = 0; u < k; ++u) {
-    for (KernelIndex j = 0; j < d; ++j) Wt[j * k + u] = W[u * d + j];
+  // Slots 0 .. scored - 1 of a tile's scores are scored and multiplied. With a reference unit,
+  // they hold every other unit's, the last unit's in the reference's slot; it goes to its own
+  // slot for the action, and back for the product.
+  const bool shifted = shift == Shift::Ignored && k > 1;
+  const KernelIndex reference = shifted ? reference_unit(W, b, k, d) : k;
+  const KernelIndex scored = shifted ? k - 1 : k;
+  const bool moves_last = reference < k - 1;
+  const auto unit_in_slot = [&](KernelIndex slot) { return slot == reference ? k - 1 : slot; };
+  const auto move_slot = [&](Column<Scalar>& tile, KernelIndex from, KernelIndex to) {
+    tile.segment(to * kRows, kRows) = tile.segment(from * kRows, kRows);
+  };
+  // The weights transposed, each feature's for all slots contiguous.
+  Column<Scalar> Wt(d * scored), bias;
+  for (KernelIndex s = 0; s < scored; ++s) {
+    const Scalar* w = W + unit_in_slot(s) * d;
+    if (shifted) {
+      const Scalar* base = W + reference * d;
+      for (KernelIndex j = 0; j < d; ++j) Wt[j * scored + s] = w[j] - base[j];
+    } else {
+      for (KernelIndex j = 0; j < d; ++j) Wt[j * scored + s] = w[j];
+    }
+  }
+  if (b && shifted) {
+    bias.resize(scored);
+    for (KernelIndex s = 0; s < scored; ++s) bias[s] = b[unit_in_slot(s)] - b[reference];
+    b = bias.data();
   }
   constexpr KernelIndex kFeatureBlock = 64;
   constexpr KernelIndex kAheadTiles = 2;  // transpose_tile asks for the rows this many tiles on
   Column<Scalar> xt(kFeatureBlock * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
-  // The products (k x d, row-major: G itself for double) and column sums, in Scalar.
+  // The products (scored x d, row-major, by slot: G itself for double without a reference unit)
+  // and column sums, in Scalar.
   Column<Scalar> products, column_sums;
   Scalar* G = nullptr;
   if (sums) {
     if constexpr (std::is_same_v<Scalar, double>) {
-      G = sums->G;
-    } else {
-      products.setZero(k * d);
+      if (!shifted) G = sums->G;
+    }
+    if (!G) {
+      products.setZero(scored * d);
       G = products.data();
     }
     column_sums.setZero(k * kRows);
@@ -461,12 +518,18 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
     for (KernelIndex j = 0; j < d; j += kFeatureBlock) {
       const KernelIndex count = d - j < kFeatureBlock ? d - j : kFeatureBlock;
       transpose_tile<Packet>(x, j, count, xt.data(), ahead);
-      for (KernelIndex u = 0; u < k; u += Shape::kScoreUnits) {
-        const int units = static_cast<int>(k - u < Shape::kScoreUnits ? k - u : Shape::kScoreUnits);
-        score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), count, Wt.data() + j * k + u,
-                                                     k, b ? b + u : nullptr, j > 0,
-                                                     scores.data() + u * kRows);
+      for (KernelIndex s = 0; s < scored; s += Shape::kScoreUnits) {
+        const int units = static_cast<int>(
+            scored - s < Shape::kScoreUnits ? scored - s : Shape::kScoreUnits);
+        score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), count,
+                                                     Wt.data() + j * scored + s, scored,
+                                                     b ? b + s : nullptr, j > 0,
+                                                     scores.data() + s * kRows);
       }
+    }
+    if (shifted) {
+      if (moves_last) move_slot(scores, reference, k - 1);
+      scores.segment(reference * kRows, kRows).setZero();
     }
     action(tile);
     if (!sums) continue;
@@ -475,12 +538,22 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
         for (int r = tile.rows; r < kRows; ++r) scores[u * kRows + r] = Scalar(0);
       }
     }
-    add_tile_product<Packet>(x, d, scores.data(), k, G);
     column_sums += scores;
+    if (moves_last) move_slot(scores, k - 1, reference);
+    add_tile_product<Packet>(x, d, scores.data(), scored, G);
   }
   if (!sums) return;
-  if constexpr (!std::is_same_v<Scalar, double>) {
-    for (KernelIndex j = 0; j < k * d; ++j) sums->G[j] += static_cast<double>(products[j]);
+  if (G == products.data()) {
+    double* rest = shifted ? sums->G + reference * d : nullptr;  // minus the sum of the others'
+    for (KernelIndex s = 0; s < scored; ++s) {
+      double* unit = sums->G + unit_in_slot(s) * d;
+      const Scalar* product = products.data() + s * d;
+      for (KernelIndex j = 0; j < d; ++j) {
+        const double value = static_cast<double>(product[j]);
+        unit[j] += value;
+        if (rest) rest[j] -= value;
+      }
+    }
   }
   if (sums->g) {
     for (KernelIndex u = 0; u < k; ++u) {
@@ -512,7 +585,7 @@ void linear_scores_of_rows(const DenseBlock<Scalar>& X, const Scalar* W, const S
                            KernelIndex k, Scalar* Z) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   if (!row_tiles_serve(X, k)) return dot_scores_of_rows(X, W, b, k, Z);
-  for_each_row_tile<Packet>(X, W, b, k, [&](const RowTile<Scalar>& tile) {
+  for_each_row_tile<Packet>(X, W, b, k, Shift::Matters, [&](const RowTile<Scalar>& tile) {
     store_tile_rows<TileShape<Packet>::kRows>(tile, k, Z);
   });
 }
@@ -850,16 +923,17 @@ double softmax_loss(Scalar* Z, KernelIndex rows, KernelIndex k, const int* label
   return loss;
 }
 
-// The fused kernels score row-major X with enough units in row tiles, action(RowTile&) taking
-// each tile, and return true. Otherwise (and for column-major X) all rows are scored into Z,
-// unfused() takes them from there, and unless `sums` is null a separate product adds X^T Z to it.
+// The fused kernels score row-major X with enough units in row tiles (for_each_row_tile, with
+// `shift`), action(RowTile&) taking each tile, and return true. Otherwise (and for column-major
+// X) all rows are scored into Z, unfused() takes them from there, and unless `sums` is null a
+// separate product adds X^T Z to it.
 template <typename Scalar, typename Action, typename Unfused>
 bool row_tiles_or_unfused(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
-                          KernelIndex k, Scalar* Z, Action&& action, Unfused&& unfused,
-                          const ProductSums<Scalar>* sums = nullptr) {
+                          KernelIndex k, Scalar* Z, Shift shift, Action&& action,
+                          Unfused&& unfused, const ProductSums<Scalar>* sums = nullptr) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   if (row_tiles_serve(X, k)) {
-    for_each_row_tile<Packet>(X, W, b, k, action, sums);
+    for_each_row_tile<Packet>(X, W, b, k, shift, action, sums);
     return true;
   }
   linear_scores(X, W, b, k, Z);
@@ -933,7 +1007,7 @@ double softmax_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, const S
   constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
   double loss = 0.0;
   EIGEN_ALIGN_MAX Scalar label_lanes[kRows], weight[kRows], picked[kRows], exp_sums[kRows];
-  row_tiles_or_unfused(X, W, b, k, R, [&](const RowTile<Scalar>& tile) {
+  row_tiles_or_unfused(X, W, b, k, R, Shift::Ignored, [&](const RowTile<Scalar>& tile) {
     rows_to_lanes<kRows>(labels, tile, Scalar(0), label_lanes);
     weight_lanes<kRows>(weights, tile, weight);
     exponentiate_tile<Packet>(tile.scores, k, label_lanes, picked, exp_sums);
@@ -967,7 +1041,7 @@ void softmax_scores(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* 
                     Scalar* P) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   EIGEN_ALIGN_MAX Scalar exp_sums[TileShape<Packet>::kRows];
-  row_tiles_or_unfused(X, W, b, k, P, [&](const RowTile<Scalar>& tile) {
+  row_tiles_or_unfused(X, W, b, k, P, Shift::Ignored, [&](const RowTile<Scalar>& tile) {
     exponentiate_tile<Packet, Scalar>(tile.scores, k, nullptr, nullptr, exp_sums);
     store_probabilities<Packet>(tile, k, exp_sums, P);
   }, [&] { softmax(P, X.rows, k); });
@@ -1116,7 +1190,7 @@ void softmax_curvature_scores(const DenseBlock<Scalar>& X, const Scalar* V, cons
   constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
   Column<Scalar> probabilities(k * kRows);  // the tile's rows of P, as lanes
   EIGEN_ALIGN_MAX Scalar weight[kRows];
-  row_tiles_or_unfused(X, V, c, k, U, [&](const RowTile<Scalar>& tile) {
+  row_tiles_or_unfused(X, V, c, k, U, Shift::Ignored, [&](const RowTile<Scalar>& tile) {
     weight_lanes<kRows>(weights, tile, weight);
     for (KernelIndex u = 0; u < k; ++u) {
       for (int r = 0; r < kRows; ++r) {
@@ -1318,7 +1392,7 @@ void binary_units_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, cons
                               const ProductSums<Scalar>& sums) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   TileBinaryLosses<Packet, Scalar> tile_losses(k, units, labels, weights);
-  const bool tiled = row_tiles_or_unfused(X, W, b, k, R, [&](const RowTile<Scalar>& tile) {
+  const bool tiled = row_tiles_or_unfused(X, W, b, k, R, Shift::Matters, [&](const RowTile<Scalar>& tile) {
     tile_losses(tile);
   }, [&] { binary_units_loss(R, X.rows, k, units, labels, weights, losses); }, &sums);
   if (tiled) tile_losses.add_to(losses);
