@@ -274,8 +274,9 @@ class LinearPasses {
     Scalar* Z;              // count x n_units, row-major: their scores, to transform in place
     double* losses;         // n_losses sums of the slab, to add the chunk's losses to
     // With Scoring::ByTransform, the chunk's dense rows, which the transform scores itself
-    // (Z then holds nothing on entry, and is room for the derivatives), adding
-    // [X_chunk 1]^T Z to `sums` for the derivatives Z; else null.
+    // (Z then holds nothing on entry, and is room for the derivatives, or null where the fused
+    // kernels need none: see kMinTileUnits), adding [X_chunk 1]^T Z to `sums` for the
+    // derivatives Z; else null.
     const DenseBlock<Scalar>* X;
     ProductSums<Scalar> sums;
   };
@@ -294,6 +295,12 @@ class LinearPasses {
   template <class Transform>
   void product_pass(const Coef& coef, const Vector<Scalar>& intercept, int n_units, int n_losses,
                     Transform&& transform, Scoring scoring = Scoring::ByPass) {
+    // Row tiles read each row once whatever the chunk, and keep their scores themselves: they
+    // take a slab's rows in one call, which saves the set-up of a call per chunk.
+    bool in_row_tiles = false;
+    if constexpr (!kSparse) {
+      in_row_tiles = scoring == Scoring::ByTransform && Matrix::IsRowMajor && n_units >= kMinTileUnits;
+    }
     run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
       ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];
       slab.losses.setZero(n_losses);
@@ -305,7 +312,7 @@ class LinearPasses {
         const double* weights =
             weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
         // Scores, then residuals in their place, then the products, while the chunk is hot.
-        slab.residuals.resize(count, n_units);
+        if (!in_row_tiles) slab.residuals.resize(count, n_units);
         const DenseBlock<Scalar>* dense_rows = nullptr;
         if constexpr (!kSparse) {
           if (scoring == Scoring::ByTransform) dense_rows = &X_chunk;
@@ -315,11 +322,11 @@ class LinearPasses {
         const ProductSums<Scalar> sums{slab.partial_W.data(),
                                        fit_intercept_ ? slab.partial_b.data() : nullptr,
                                        slab.chunk_grad.data()};
-        Chunk chunk{first, count, labels, weights, slab.residuals.data(), slab.losses.data(),
-                    dense_rows, sums};
+        Chunk chunk{first, count, labels, weights, in_row_tiles ? nullptr : slab.residuals.data(),
+                    slab.losses.data(), dense_rows, sums};
         transform(chunk);
         if (!dense_rows) add_transposed_product(X_chunk, n_units, slab);
-      });
+      }, in_row_tiles);
     });
   }
 
@@ -464,13 +471,15 @@ class LinearPasses {
   }
 
   // Calls use(first, count, X_chunk) for the chunks of slab s (of per_slab chunks) in order.
+  // With whole_slab, the slab's rows are one chunk.
   template <typename Use>
   void for_each_chunk(Index s, Index per_slab, typename RowSet<Matrix>::Scratch& gathered,
-                      Use&& use) const {
+                      Use&& use, bool whole_slab = false) const {
     const Index begin = s * per_slab * chunk_;
     const Index end = std::min(rows_.size(), begin + per_slab * chunk_);
-    for (Index first = begin; first < end; first += chunk_) {
-      const Index count = std::min(chunk_, end - first);
+    const Index step = whole_slab ? end - begin : chunk_;
+    for (Index first = begin; first < end; first += step) {
+      const Index count = std::min(step, end - first);
       rows_.visit(first, count, gathered,
                   [&](const auto& X_chunk) { use(first, count, X_chunk); }, end);
     }

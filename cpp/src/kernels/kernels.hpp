@@ -45,6 +45,13 @@ inline KernelIndex gram_scratch_size(KernelIndex rows, KernelIndex cols) {
   return (2 * rows + cols + 1) * cols;
 }
 
+// The fused kernels (those taking X and the units' weights) score row-major X with at least
+// this many units tile by tile of rows, each row read once, and need no room for the scores
+// (R or U may be null); otherwise they score all of the block's rows first, into that room, so a
+// block should fit in cache. For the fewest units a tile's transposition costs more than it
+// saves, and dot products along each row do better.
+constexpr KernelIndex kMinTileUnits = 3;
+
 // Where a fused kernel adds [X 1]^T R for the derivatives R it computes, as
 // add_transposed_product adds it: G (d x k, column-major float64), g (k; null: no column sums),
 // and scratch for d x k values.
@@ -90,7 +97,8 @@ struct KernelTable {
 
   // softmax_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed tile by
   // tile of rows as they are scored, and X^T R added to `sums` for the weighted residuals R while
-  // the tile's rows are in cache. R (rows x k, row-major) is room the kernel may use for them.
+  // the tile's rows are in cache. R (rows x k, row-major) is room the kernel may use for them
+  // (see kMinTileUnits).
   double (*softmax_scores_loss)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                                 KernelIndex k, const int* labels, const double* weights, Scalar* R,
                                 Scalar* P, const ProductSums<Scalar>& sums);
@@ -111,7 +119,7 @@ struct KernelTable {
   // binary_units_loss of the scores Z = X W^T + 1 b^T (W, b as for linear_scores), computed
   // tile by tile of rows as they are scored, and X^T R added to `sums` for what the units leave
   // in place of the scores, while the tile's rows are in cache. R (rows x k, row-major) is room
-  // the kernel may use for them.
+  // the kernel may use for them (see kMinTileUnits).
   void (*binary_units_scores_loss)(const DenseBlock<Scalar>& X, const Scalar* W, const Scalar* b,
                                    KernelIndex k, const BinaryUnits<Scalar>& units,
                                    const int* labels, const double* weights, double* losses,
@@ -124,7 +132,8 @@ struct KernelTable {
 
   // softmax_curvature of the scores X V^T + 1 c^T (V, c as W, b for linear_scores), computed
   // tile by tile of rows as they are scored, and X^T U added to `sums` for those products U
-  // while the tile's rows are in cache. U (rows x k) is room the kernel may use for them.
+  // while the tile's rows are in cache. U (rows x k) is room the kernel may use for them (see
+  // kMinTileUnits).
   void (*softmax_curvature_scores)(const DenseBlock<Scalar>& X, const Scalar* V, const Scalar* c,
                                    KernelIndex k, const Scalar* P, const double* weights,
                                    Scalar* U, const ProductSums<Scalar>& sums);

@@ -571,10 +571,7 @@ void store_tile_rows(const RowTile<Scalar>& tile, KernelIndex k, Scalar* Z) {
   }
 }
 
-// Whether row tiles serve k units of X: row-major X and enough units. For the fewest units the
-// tile's transposition costs more than it saves, and dot products along each row do better.
-constexpr KernelIndex kMinTileUnits = 3;
-
+// Whether row tiles serve k units of X: row-major X and at least kMinTileUnits units.
 template <typename Scalar>
 bool row_tiles_serve(const DenseBlock<Scalar>& X, KernelIndex k) {
   return X.row_major && k >= kMinTileUnits;
