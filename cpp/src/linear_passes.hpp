@@ -299,7 +299,8 @@ class LinearPasses {
     // take a slab's rows in one call, which saves the set-up of a call per chunk.
     bool in_row_tiles = false;
     if constexpr (!kSparse) {
-      in_row_tiles = scoring == Scoring::ByTransform && Matrix::IsRowMajor && n_units >= kMinTileUnits;
+      in_row_tiles =
+          scoring == Scoring::ByTransform && Matrix::IsRowMajor && n_units >= kMinTileUnits;
     }
     run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
       ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];

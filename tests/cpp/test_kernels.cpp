@@ -278,7 +278,9 @@ TYPED_TEST(KernelsOf, MatchDirectEvaluation) {
   // The softmax tiles' reference unit first, in the middle and last (whose scores they do not
   // move between slots).
   for (Index k : {3, 10, 17}) {
-    for (Index lightest : {Index(0), k / 2, k - 1}) expect_direct_results<TypeParam>(37, 24, k, lightest);
+    for (Index lightest : {Index(0), k / 2, k - 1}) {
+      expect_direct_results<TypeParam>(37, 24, k, lightest);
+    }
   }
 }
 

@@ -436,7 +436,7 @@ enum class Shift {
 // every unit's weights shifted by it stay within twice its own, and so does their rounding.
 template <typename Scalar>
 KernelIndex reference_unit(const Scalar* W, const Scalar* b, KernelIndex k, KernelIndex d) {
-  const auto magnitude = [](Scalar value) { return static_cast<double>(value < 0 ? -value : value); };
+  const auto magnitude = [](Scalar v) { return static_cast<double>(v < 0 ? -v : v); };
   KernelIndex reference = 0;
   double least = 0.0;
   for (KernelIndex u = 0; u < k; ++u) {
@@ -1389,9 +1389,9 @@ void binary_units_scores_loss(const DenseBlock<Scalar>& X, const Scalar* W, cons
                               const ProductSums<Scalar>& sums) {
   using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
   TileBinaryLosses<Packet, Scalar> tile_losses(k, units, labels, weights);
-  const bool tiled = row_tiles_or_unfused(X, W, b, k, R, Shift::Matters, [&](const RowTile<Scalar>& tile) {
-    tile_losses(tile);
-  }, [&] { binary_units_loss(R, X.rows, k, units, labels, weights, losses); }, &sums);
+  const bool tiled = row_tiles_or_unfused(
+      X, W, b, k, R, Shift::Matters, [&](const RowTile<Scalar>& tile) { tile_losses(tile); },
+      [&] { binary_units_loss(R, X.rows, k, units, labels, weights, losses); }, &sums);
   if (tiled) tile_losses.add_to(losses);
 }
 
