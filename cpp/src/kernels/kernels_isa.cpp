@@ -476,12 +476,8 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
   Column<Scalar> Wt(d * scored), bias;
   for (KernelIndex s = 0; s < scored; ++s) {
     const Scalar* w = W + unit_in_slot(s) * d;
-    if (shifted) {
-      const Scalar* base = W + reference * d;
-      for (KernelIndex j = 0; j < d; ++j) Wt[j * scored + s] = w[j] - base[j];
-    } else {
-      for (KernelIndex j = 0; j < d; ++j) Wt[j * scored + s] = w[j];
-    }
+    const Scalar* base = W + reference * d;  // read only when shifted
+    for (KernelIndex j = 0; j < d; ++j) Wt[j * scored + s] = shifted ? w[j] - base[j] : w[j];
   }
   if (b && shifted) {
     bias.resize(scored);
