@@ -5,7 +5,8 @@ difference: fits capped at k1 and at k2 iterations (tol=0, so only the cap stops
 ``repeat`` each, give (t2 - t1) / (iterations2 - iterations1). Set-up, input checks and the
 first iterations cancel out. The fits at k1 and at k2 alternate, so that both bests come from the
 same stretch of time: on a shared machine the load changes from second to second, and a
-difference of bests taken one after the other would carry that change. L-BFGS with a strong
+difference of bests taken one after the other would carry that change. For the same reason the
+fits of several variants of the data (float64 and float32) alternate too. L-BFGS with a strong
 Wolfe line search accepts the first step on almost every iteration, so an iteration is about one
 evaluation, until the fit nears the rounding floor of its dtype: there line searches take several
 evaluations. Small problems get there within a few hundred iterations and a float32 fit within
@@ -50,39 +51,50 @@ def _fit_seconds(X, y, max_iter, n_threads):
     return seconds, int(model.n_iter_[0])
 
 
-def _best_fit_seconds(X, y, caps, n_threads, repeat):
-    """Best time and iterations of fits at each cap, the caps taken in turn `repeat` times."""
-    best = [float("inf")] * len(caps)
-    iterations = [0] * len(caps)
+def _best_fit_seconds(runs, y, n_threads, repeat):
+    """Best time and iterations of the fits of each run (X, cap), the runs taken in turn
+    `repeat` times."""
+    best = [float("inf")] * len(runs)
+    iterations = [0] * len(runs)
     for _ in range(repeat):
-        for i, cap in enumerate(caps):
+        for i, (X, cap) in enumerate(runs):
             seconds, iterations[i] = _fit_seconds(X, y, cap, n_threads)
             best[i] = min(best[i], seconds)
     return best, iterations
 
 
-def seconds_per_iteration(X, y, *, n_threads, repeat):
-    """Wall time of one softmax L-BFGS iteration of multilogit on (X, y)."""
-    repeat = max(repeat, MIN_REPEAT)
-    # The span: from a couple of fits per cap, long enough to time (see MIN_SPAN_SECONDS).
+def _caps(X, y, n_threads):
+    """(k1, k2) for X, from a couple of fits per cap, and the seconds between them (see
+    MIN_SPAN_SECONDS)."""
     span = INITIAL_SPAN
     while True:
         caps = (FIRST_CAP, FIRST_CAP + span)
         (first_seconds, seconds), (_, iterations) = _best_fit_seconds(
-            X, y, caps, n_threads, SPAN_REPEAT
+            [(X, cap) for cap in caps], y, n_threads, SPAN_REPEAT
         )
         stopped_early = iterations < caps[1]
         if seconds - first_seconds >= MIN_SPAN_SECONDS or stopped_early or span >= MAX_SPAN:
-            break
+            return caps, max(seconds - first_seconds, 1e-9)
         span = min(4 * span, MAX_SPAN)  # too short to time reliably: measure over more iterations
-    span_seconds = max(seconds - first_seconds, 1e-9)
-    repeat = min(max(repeat, math.ceil(repeat * MIN_SPAN_SECONDS / span_seconds)), MAX_REPEAT)
-    (first_seconds, seconds), (first_iterations, iterations) = _best_fit_seconds(
-        X, y, caps, n_threads, repeat
-    )
-    if iterations <= first_iterations:
-        return float("nan")
-    return max(seconds - first_seconds, 0.0) / (iterations - first_iterations)
+
+
+def seconds_per_iteration(variants, y, *, n_threads, repeat):
+    """Wall time of one softmax L-BFGS iteration of multilogit on (X, y), for each X of
+    `variants` (the same data in other dtypes, say). The fits of all of them are taken in turn,
+    so that two variants' times, like k1's and k2's, come from the same stretch of time."""
+    repeat = max(repeat, MIN_REPEAT)
+    chosen = [_caps(X, y, n_threads) for X in variants]
+    shortest = min(span_seconds for _, span_seconds in chosen)
+    repeat = min(max(repeat, math.ceil(repeat * MIN_SPAN_SECONDS / shortest)), MAX_REPEAT)
+    runs = [(X, cap) for X, (caps, _) in zip(variants, chosen) for cap in caps]
+    seconds, iterations = _best_fit_seconds(runs, y, n_threads, repeat)
+    per_iteration = []
+    for first in range(0, len(runs), 2):
+        span = iterations[first + 1] - iterations[first]
+        per_iteration.append(
+            max(seconds[first + 1] - seconds[first], 0.0) / span if span > 0 else float("nan")
+        )
+    return per_iteration
 
 
 @dataclass(frozen=True)
@@ -126,11 +138,14 @@ class IterationCost:
         return 1e9 * self.seconds / self.n
 
 
-def measure_iteration_cost(name, X, y, *, rates, n_threads, repeat):
-    n, d = X.shape
+def measure_iteration_costs(name, variants, y, *, rates, n_threads, repeat):
+    """IterationCost of each X of `variants`, timed in turn (seconds_per_iteration)."""
     K = int(np.unique(y).shape[0])
-    seconds = seconds_per_iteration(X, y, n_threads=n_threads, repeat=repeat)
-    return IterationCost(name, n, d, K, X.dtype.name, seconds, roofline(n, d, K, X.dtype, rates))
+    all_seconds = seconds_per_iteration(variants, y, n_threads=n_threads, repeat=repeat)
+    return [
+        IterationCost(name, *X.shape, K, X.dtype.name, seconds, roofline(*X.shape, K, X.dtype, rates))
+        for X, seconds in zip(variants, all_seconds)
+    ]
 
 
 def per_row_spread(costs):

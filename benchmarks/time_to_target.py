@@ -17,7 +17,8 @@
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -148,12 +149,40 @@ def time_to_target(
     if cap is None:
         best_seen = min(fit.objective, reference.objective if reference else fit.objective)
         return TargetResult(contender.name, reference, None, None, closest_objective=best_seen)
-    fits = []
-    while _wants_another_fit([f.seconds for f in fits], repeat, min_seconds):
-        fits.append(probe(cap, sample_memory=False))
-    best = min(fits, key=lambda f: f.seconds)
-    return TargetResult(contender.name, reference, cap, best, all_seconds=[f.seconds for f in fits],
-                        extra_bytes=fit.extra_bytes)
+    [fits] = fits_in_turn([lambda: probe(cap, sample_memory=False)], repeat, min_seconds)
+    return TargetResult(contender.name, reference, cap, _fastest(fits),
+                        all_seconds=[f.seconds for f in fits], extra_bytes=fit.extra_bytes)
+
+
+def fits_in_turn(probes, repeat, min_seconds):
+    """Timed fits of each probe (a fit at a fixed cap), the probes fitted in turn until each has
+    had its share (module docstring): two probes' best times then come from the same stretch of
+    time, where fits timed one probe after the other would carry the drift of the machine's
+    load into their ratio."""
+    fits = [[] for _ in probes]
+    while any(_wants_another_fit([f.seconds for f in own], repeat, min_seconds) for own in fits):
+        for probe, own in zip(probes, fits):
+            own.append(probe())
+    return fits
+
+
+def retimed_in_turn(entries, dataset, strategy, *, C, tol, repeat,
+                    min_seconds=MIN_TIMED_SECONDS):
+    """The results of (contender, TargetResult) entries that reached the target, with fresh
+    timed fits at their caps, taken in turn (fits_in_turn): for the ratio of their times."""
+    probes = [
+        partial(fit_once, contender, dataset, strategy, C=C, tol=tol, max_iter=result.cap,
+                sample_memory=False)
+        for contender, result in entries
+    ]
+    return [
+        replace(result, best=_fastest(fits), all_seconds=[f.seconds for f in fits])
+        for (_, result), fits in zip(entries, fits_in_turn(probes, repeat, min_seconds))
+    ]
+
+
+def _fastest(fits):
+    return min(fits, key=lambda f: f.seconds)
 
 
 def start_from_reference(reference):
