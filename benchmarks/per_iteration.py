@@ -143,7 +143,8 @@ def measure_iteration_costs(name, variants, y, *, rates, n_threads, repeat):
     K = int(np.unique(y).shape[0])
     all_seconds = seconds_per_iteration(variants, y, n_threads=n_threads, repeat=repeat)
     return [
-        IterationCost(name, *X.shape, K, X.dtype.name, seconds, roofline(*X.shape, K, X.dtype, rates))
+        IterationCost(name, *X.shape, K, X.dtype.name, seconds,
+                      roofline(*X.shape, K, X.dtype, rates))
         for X, seconds in zip(variants, all_seconds)
     ]
 
