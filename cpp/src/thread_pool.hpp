@@ -1,8 +1,11 @@
-// A fixed set of worker threads running indexed tasks with static partitioning.
+// A fixed set of worker threads running indexed tasks.
 //
-// Tasks are assigned to threads by index (task t runs on thread t % n_threads), and callers keep
-// one output slot per task, so results never depend on how many threads run them. std::thread
-// rather than OpenMP: OpenMP runtimes from different wheels clash inside one Python process.
+// Thread t first runs its own tasks t, t + n_threads, ... (the same ones in every run, so that
+// data a task left in that thread's caches last time is still there), then the tasks of other
+// threads that they have not started: on a shared machine a thread kept from its core for a
+// while does not hold up the whole run. Callers keep one output slot per task, so results never
+// depend on how many threads run the tasks or which thread runs which. std::thread rather than
+// OpenMP: OpenMP runtimes from different wheels clash inside one Python process.
 #pragma once
 
 #include <atomic>
@@ -10,6 +13,7 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,7 +24,9 @@ namespace multilogit::detail {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+  explicit ThreadPool(int n_threads)
+      : n_threads_(n_threads < 1 ? 1 : n_threads),
+        taken_(std::make_unique<std::atomic<Eigen::Index>[]>(static_cast<size_t>(n_threads_))) {
     for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { work(t); });
   }
 
@@ -50,6 +56,7 @@ class ThreadPool {
     n_tasks_ = n_tasks;
     error_ = nullptr;
     pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    for (int t = 0; t < n_threads_; ++t) taken_[t].store(0, std::memory_order_relaxed);
     {
       // Under the lock: a worker about to sleep either sees the new generation or is woken.
       std::lock_guard<std::mutex> lock(mutex_);
@@ -90,13 +97,22 @@ class ThreadPool {
     return true;
   }
 
+  // Runs the thread's own tasks, then those the others have not taken.
   void run_share(int thread) {
     try {
-      for (Eigen::Index i = thread; i < n_tasks_; i += n_threads_) (*task_)(i);
+      for (int shift = 0; shift < n_threads_; ++shift) {
+        const int owner = (thread + shift) % n_threads_;
+        for (Eigen::Index i; (i = take(owner)) < n_tasks_;) (*task_)(i);
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
     }
+  }
+
+  // The next task of owner's share that no thread has taken yet (n_tasks_ or more: none).
+  Eigen::Index take(int owner) {
+    return owner + n_threads_ * taken_[owner].fetch_add(1, std::memory_order_relaxed);
   }
 
   void work(int thread) {
@@ -128,6 +144,7 @@ class ThreadPool {
   // Set by run() before the generation moves on, read by the workers after they see it move.
   const std::function<void(Eigen::Index)>* task_ = nullptr;
   Eigen::Index n_tasks_ = 0;
+  std::unique_ptr<std::atomic<Eigen::Index>[]> taken_;  // tasks of each thread's share taken
   std::exception_ptr error_;
   std::atomic<unsigned long> generation_{0};
   std::atomic<int> pending_{0};
