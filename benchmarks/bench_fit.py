@@ -4,7 +4,7 @@
     python benchmarks/bench_fit.py --quick    # digits only, a few seconds, report on stdout
 
 Per data set and strategy: the time each library takes to reach the same training objective,
-their ratio and extra peak memory; then multilogit's time per iteration against the roofline
+their ratio and extra peak memory; then multilogit's time per evaluation against the roofline
 (memory bandwidth and GEMM rate measured in the same run), float32 against float64, the per-row
 cost at growing row counts and predict_proba times. See benchmarks/README.md for the protocol.
 """
@@ -38,7 +38,7 @@ from contenders import (
     peer_contenders,
     sklearnex_status,
 )
-from per_iteration import measure_iteration_costs, per_row_spread
+from per_evaluation import measure_evaluation_costs, per_row_spread
 from time_to_target import (
     MAX_REPEAT,
     MIN_TIMED_SECONDS,
@@ -275,11 +275,11 @@ def main(argv=None):
                 strategy_results.append(result)
                 if dataset is proba_dataset:
                     proba += predict_proba_timings(result, dataset)
-            _progress(f"{dataset.name}: per-iteration time")
+            _progress(f"{dataset.name}: per-evaluation time")
             variants = [dataset.X_train]
             if dataset.name == "synthetic":
                 variants.append(dataset.X_train.astype(np.float32))
-            costs += measure_iteration_costs(
+            costs += measure_evaluation_costs(
                 dataset.name, variants, dataset.y_train, rates=rates,
                 n_threads=args.threads, repeat=args.repeat,
             )
@@ -296,7 +296,7 @@ def main(argv=None):
             )
             if known is None:
                 data = load_synthetic(n_samples=n_rows)
-                [known] = measure_iteration_costs(
+                [known] = measure_evaluation_costs(
                     "synthetic", [data.X_train], data.y_train, rates=rates,
                     n_threads=args.threads, repeat=args.repeat,
                 )
@@ -370,17 +370,17 @@ def _report_lines(
             "",
             "The float32 fit reads a float32 copy of X; its objective is evaluated on the float64 "
             "data against the same target. The two dtypes' fits at their caps are timed in turn "
-            "(float64's again, after the table above), and so are their per-iteration fits.",
+            "(float64's again, after the table above), and so are their per-evaluation fits.",
         ]
     if costs:
         lines += [
             "",
-            "## Per-iteration time against the roofline (multilogit, softmax)",
+            "## Per-evaluation time against the roofline (multilogit, softmax)",
             "",
             *report.roofline_table(costs),
             "",
-            "per iteration: (time of a fit capped at k2 iterations − at k1) / (k2 − k1), with "
-            'solver="lbfgs" (one loss-and-gradient evaluation per iteration), tol=0, best of the '
+            "per evaluation: (time of a fit capped at k2 iterations − at k1) / (its "
+            'loss-and-gradient evaluations − those at k1), solver="lbfgs", tol=0, best of the '
             "repeats. roofline: max(bytes of X / read bandwidth, 4·n·d·K / GEMM "
             "peak).",
         ]

@@ -92,12 +92,12 @@ def time_to_target_table(strategy_results):
 
 
 def precision_table(result_set, float32_name, costs):
-    """float64 against float32 for multilogit (time to target and per-iteration time)."""
+    """float64 against float32 for multilogit (time to target and per-evaluation time)."""
     by_dtype = {c.dtype: c for c in costs if c.name == result_set.dataset}
     float64 = result_set.float64_in_turn or result_set.results[MULTILOGIT]
     rows = [("float64", float64), ("float32", result_set.results[float32_name])]
     lines = [
-        "| X dtype | max_iter | time to target (s) | per iteration (ms) | extra peak RSS (MiB) |",
+        "| X dtype | max_iter | time to target (s) | per evaluation (ms) | extra peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|",
     ]
     for dtype, result in rows:
@@ -108,7 +108,7 @@ def precision_table(result_set, float32_name, costs):
         )
     f64, f32 = rows[0][1], rows[1][1]
     time_ratio = f64.best.seconds / f32.best.seconds if f64.reached and f32.reached else None
-    per_iter = (
+    per_evaluation = (
         by_dtype["float64"].seconds / by_dtype["float32"].seconds
         if {"float64", "float32"} <= by_dtype.keys()
         else None
@@ -116,14 +116,14 @@ def precision_table(result_set, float32_name, costs):
     lines += [
         "",
         f"float64 time / float32 time: {_number(time_ratio, '.2f')}x to the target, "
-        f"{_number(per_iter, '.2f')}x per iteration.",
+        f"{_number(per_evaluation, '.2f')}x per evaluation.",
     ]
     return lines
 
 
 def roofline_table(costs):
     lines = [
-        "| data set | X dtype | n × d, K | X (MiB) | per iteration (ms) | roofline (ms) "
+        "| data set | X dtype | n × d, K | X (MiB) | per evaluation (ms) | roofline (ms) "
         "| roofline memory / compute (ms) | bound | ratio to roofline |",
         "|---|---|---|---:|---:|---:|---:|---|---:|",
     ]
@@ -140,7 +140,7 @@ def roofline_table(costs):
 
 def scaling_table(costs, spread):
     lines = [
-        "| rows | per iteration (ms) | per row (ns) | ratio to roofline |",
+        "| rows | per evaluation (ms) | per row (ns) | ratio to roofline |",
         "|---:|---:|---:|---:|",
     ]
     for c in costs:
@@ -194,7 +194,7 @@ def peer_models_lines(strategy_results):
 
 
 def write_chart(path, strategy_results, costs):
-    """Speed ratio per data set and strategy, and per-iteration time beside the roofline."""
+    """Speed ratio per data set and strategy, and per-evaluation time beside the roofline."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -237,7 +237,7 @@ def write_chart(path, strategy_results, costs):
     right.set_yscale("log")
     right.set_xticks(list(xs), names, fontsize=8)
     right.set_ylabel("ms per softmax loss-and-gradient evaluation")
-    right.set_title("Per-iteration time against the roofline")
+    right.set_title("Per-evaluation time against the roofline")
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -53,6 +53,7 @@ LbfgsSteps::LbfgsSteps(Eigen::VectorXd w, const LbfgsSettings& settings,
       trial_gradient_(w_.size()) {}
 
 bool LbfgsSteps::tell(double value) {
+  ++result_.n_evaluations;
   switch (stage_) {
     case Stage::Start: {
       gradient_ = trial_gradient_;

@@ -118,6 +118,7 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
     const double step_norm = model.norm;
     trial = w + model.step;
     const double trial_value = objective.evaluate(trial, trial_gradient);
+    ++result.n_evaluations;
     const double rounding = detail::rounding_of(objective, result.objective);
     const bool accepted = detail::accept_newton_trial(
         result.objective, trial_value, kAcceptRatio * model.predicted_decrease, rounding,
@@ -141,6 +142,7 @@ SolverResult minimize_newton_cg(SecondOrderObjective& objective, Eigen::VectorXd
       }
       // Second derivatives are taken at the last point evaluated: return to w.
       objective.evaluate(w, gradient);
+      ++result.n_evaluations;
       continue;
     }
     rejections = 0;

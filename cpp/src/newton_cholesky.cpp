@@ -61,6 +61,7 @@ SolverResult minimize_newton_cholesky(SecondOrderObjective& objective, Eigen::Ve
     for (int k = 0; k < kMaxBacktracks && !accepted; ++k, step *= 0.5) {
       trial = w + step * direction;
       trial_value = objective.evaluate(trial, trial_gradient);
+      ++result.n_evaluations;
       accepted = detail::accept_newton_trial(result.objective, trial_value, -kArmijo * step * slope,
                                       rounding, result.gradient_norm,
                                       [&] { return trial_gradient.lpNorm<Eigen::Infinity>(); });

@@ -46,6 +46,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
   Eigen::VectorXd gradient(w.size()), trial_gradient(w.size());
   SolverResult result;
   double f = objective.evaluate(w, gradient);
+  result.n_evaluations = 1;
   result.objective = penalised(f, w, l1);
   Eigen::VectorXd pg = pseudo_gradient(w, gradient, l1);
   result.gradient_norm = pg.lpNorm<Eigen::Infinity>();
@@ -84,6 +85,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
         if (trial[i] * orthant[i] <= 0) trial[i] = 0;
       }
       trial_f = objective.evaluate(trial, trial_gradient);
+      ++result.n_evaluations;
       trial_objective = penalised(trial_f, trial, l1);
       if (!std::isfinite(trial_objective)) continue;
       const double decrease = pg.dot(trial - w);  // negative along a descent step

@@ -41,6 +41,7 @@ inline std::optional<SolverStatus> status_at_start(const SolverResult& result,
 inline bool start_at(Objective& objective, const Eigen::VectorXd& w, Eigen::VectorXd& gradient,
                      double tol, SolverResult& result) {
   result.objective = objective.evaluate(w, gradient);
+  ++result.n_evaluations;
   result.gradient_norm = gradient.lpNorm<Eigen::Infinity>();
   const std::optional<SolverStatus> status = status_at_start(result, gradient, tol);
   if (status) result.status = *status;

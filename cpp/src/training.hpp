@@ -246,7 +246,8 @@ inline ProblemReport final_report(const TrainOptions& options, int problem,
     report_progress(options, IterationInfo{problem, result.n_iter, result.objective,
                                            result.gradient_norm, true});
   }
-  return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm};
+  return ProblemReport{result.status, result.n_iter, result.objective, result.gradient_norm,
+                       result.n_evaluations};
 }
 
 // Minimises `loss` (plus its L1 penalty, if any) from w and reports progress as `problem`.

@@ -250,10 +250,12 @@ py::dict fit(const py::object& X, const py::array& y, int n_classes, const std::
     if (interrupted) interrupt.rethrow();
     const auto& reports = model->reports();
     py::array_t<std::int32_t> n_iter(static_cast<py::ssize_t>(reports.size()));
+    py::array_t<std::int32_t> n_evaluations(static_cast<py::ssize_t>(reports.size()));
     py::array_t<bool> converged(static_cast<py::ssize_t>(reports.size()));
     py::array_t<double> objective(static_cast<py::ssize_t>(reports.size()));
     for (size_t k = 0; k < reports.size(); ++k) {
       n_iter.mutable_at(k) = reports[k].n_iter;
+      n_evaluations.mutable_at(k) = reports[k].n_evaluations;
       converged.mutable_at(k) = reports[k].converged();
       objective.mutable_at(k) = reports[k].objective;
     }
@@ -261,6 +263,7 @@ py::dict fit(const py::object& X, const py::array& y, int n_classes, const std::
     result["coef"] = py::cast(model->coef());
     result["intercept"] = py::cast(model->intercept());
     result["n_iter"] = n_iter;
+    result["n_evaluations"] = n_evaluations;
     result["converged"] = converged;
     result["objective"] = objective;
     return result;

@@ -53,8 +53,9 @@ def fit(
     initial_coef: npt.NDArray[_Float] | None = None,
     initial_intercept: npt.NDArray[_Float] | None = None,
 ) -> _FitResult[_Float]:
-    """Train a model; returns a dict with ``coef``, ``intercept``, ``n_iter``, ``converged``
-    and ``objective`` (one entry per optimisation problem for the last three).
+    """Train a model; returns a dict with ``coef``, ``intercept``, ``n_iter``,
+    ``n_evaluations``, ``converged`` and ``objective`` (one entry per optimisation problem for
+    the last four).
 
     ``solver`` is ``"auto"``, ``"lbfgs"``, ``"newton-cg"`` or ``"newton-cholesky"``;
     ``progress`` is None or a callable ``(problem, iteration, objective, gradient_norm,

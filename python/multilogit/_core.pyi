@@ -39,6 +39,7 @@ class _FitResult(TypedDict, Generic[_Float]):
     coef: npt.NDArray[_Float]  # (n_units, n_features)
     intercept: npt.NDArray[_Float]  # (n_units,)
     n_iter: npt.NDArray[np.int32]  # (n_problems,)
+    n_evaluations: npt.NDArray[np.int32]  # (n_problems,)
     converged: npt.NDArray[np.bool_]  # (n_problems,)
     objective: npt.NDArray[np.float64]  # (n_problems,)
 

@@ -141,6 +141,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     n_iter_ : ndarray of shape (n_problems,)
         Iterations run by each optimisation problem: one for softmax and for two classes,
         ``n_classes`` for ovr, one per pair for ovo.
+    n_evaluations_ : ndarray of shape (n_problems,)
+        Evaluations of the loss and its gradient by each problem's solver: the starting
+        point's and at least one per iteration, more where a line search tries several steps.
+        Hessian-vector products are not counted.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -251,6 +255,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = result["coef"]
         self.intercept_ = result["intercept"]
         self.n_iter_ = np.asarray(result["n_iter"])
+        self.n_evaluations_ = np.asarray(result["n_evaluations"])
         _warn_if_not_converged(result["converged"], self.n_iter_, params, names)
 
     def _warm_start_arrays(self, strategy, classes, X):

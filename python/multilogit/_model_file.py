@@ -12,7 +12,8 @@ only maps an estimator to the file's fields and back:
   decision values, probabilities and predictions are bitwise identical to the saved one's;
 - the training options C, l1_ratio, fit_intercept, tol and max_iter of the fit, the fitted
   strategy and ``feature_names_in_`` are stored. ``class_weight``, ``warm_start``, ``n_threads``
-  and ``verbose`` are not (a loaded estimator has their defaults), nor is ``n_iter_``.
+  and ``verbose`` are not (a loaded estimator has their defaults), nor are ``n_iter_`` and
+  ``n_evaluations_``.
 """
 
 from __future__ import annotations

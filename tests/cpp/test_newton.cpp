@@ -320,6 +320,73 @@ TEST(NewtonSolvers, HonourMaxIterAndReportEveryIteration) {
   }
 }
 
+// f(x) = sum_i e^(x_i) - c_i x_i + x_i^2 / 2: smooth, strictly convex, not quadratic, so that
+// the solvers iterate, and counts the evaluations of f and its gradient.
+class CountedConvex final : public SecondOrderObjective {
+ public:
+  explicit CountedConvex(Eigen::VectorXd c) : c_(std::move(c)) {}
+  Eigen::Index dimension() const override { return c_.size(); }
+  double evaluate(const Eigen::VectorXd& x, Eigen::VectorXd& g) override {
+    ++evaluations;
+    point_ = x;
+    g = x.array().exp().matrix() - c_ + x;
+    return (x.array().exp() - c_.array() * x.array() + 0.5 * x.array().square()).sum();
+  }
+  void hessian_product(const Eigen::VectorXd& v, Eigen::VectorXd& product) override {
+    product = (point_.array().exp() + 1.0).matrix().cwiseProduct(v);
+  }
+  void hessian(Eigen::MatrixXd& H) override {
+    H = (point_.array().exp() + 1.0).matrix().asDiagonal();
+  }
+
+  int evaluations = 0;
+
+ private:
+  Eigen::VectorXd c_, point_;
+};
+
+TEST(Solvers, ReportEveryEvaluation) {
+  Eigen::VectorXd c(4);
+  c << 10.0, -3.0, 0.5, 40.0;
+  using Minimise = SolverResult (*)(CountedConvex&, Eigen::VectorXd&, const LbfgsSettings&);
+  const Minimise solvers[] = {
+      [](CountedConvex& f, Eigen::VectorXd& x, const LbfgsSettings& s) {
+        return minimize_lbfgs(f, x, s);
+      },
+      [](CountedConvex& f, Eigen::VectorXd& x, const LbfgsSettings& s) {
+        return minimize_owlqn(f, x, Eigen::VectorXd::Constant(x.size(), 0.1), s);
+      },
+      [](CountedConvex& f, Eigen::VectorXd& x, const LbfgsSettings& s) {
+        return minimize_newton_cg(f, x, s);
+      },
+      [](CountedConvex& f, Eigen::VectorXd& x, const LbfgsSettings& s) {
+        return minimize_newton_cholesky(f, x, s);
+      },
+  };
+  for (const Minimise minimise : solvers) {
+    for (int max_iter : {0, 1, 3, 100}) {
+      CountedConvex f(c);
+      Eigen::VectorXd x = Eigen::VectorXd::Zero(4);
+      LbfgsSettings settings;
+      settings.tol = 1e-9;
+      settings.max_iter = max_iter;
+      const SolverResult result = minimise(f, x, settings);
+      EXPECT_EQ(result.n_evaluations, f.evaluations);
+      EXPECT_GE(result.n_evaluations, result.n_iter + 1);  // the start, then each iteration's
+    }
+  }
+  // What trainers report is what the solvers counted: the start plus at least one per iteration.
+  const auto data = make_blobs(3, 200, 5, 1.0);
+  for (Strategy strategy : kStrategies) {
+    for (Solver solver : {Solver::Lbfgs, Solver::NewtonCg, Solver::NewtonCholesky}) {
+      const auto model = train(strategy, data.X, data.y, 3, tight(solver, 2, kTol));
+      for (const auto& report : model.reports()) {
+        EXPECT_GE(report.n_evaluations, report.n_iter + 1);
+      }
+    }
+  }
+}
+
 TEST(NewtonSolvers, TrialsJudgedAgainstRounding) {
   // f = 1 with rounding 1e-8. A drop beyond rounding is progress even when the wanted drop is
   // within rounding and the gradient does not shrink: a float32 trust-region step that f

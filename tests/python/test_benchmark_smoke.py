@@ -70,8 +70,8 @@ def test_roofline_and_predict_proba_rows(quick_report):
     rows = _table_rows(quick_report, "digits")
     roofline = [row for row in rows if len(row) == 9]
     assert len(roofline) == 1
-    per_iteration, bound, ratio = roofline[0][4], roofline[0][7], roofline[0][8]
-    assert _number(per_iteration) > 0 and bound in ("memory", "compute") and _number(ratio) > 0
+    per_evaluation, bound, ratio = roofline[0][4], roofline[0][7], roofline[0][8]
+    assert _number(per_evaluation) > 0 and bound in ("memory", "compute") and _number(ratio) > 0
     proba = {row[1]: row for row in rows if len(row) == 6}
     assert set(proba) == {"softmax", "ovr", "ovo"}
     assert _number(proba["softmax"][5]) > 0

@@ -216,12 +216,17 @@ def test_no_convergence_warning_when_converged(iris):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_n_iter_shape(iris, strategy):
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "newton-cholesky"])
+def test_n_iter_and_n_evaluations(iris, strategy, solver):
     X, y = iris
-    model = LogisticRegression(strategy, max_iter=1000).fit(StandardScaler().fit_transform(X), y)
+    model = LogisticRegression(strategy, solver=solver, max_iter=1000).fit(
+        StandardScaler().fit_transform(X), y)
     expected = {"softmax": 1, "ovr": 3, "ovo": 3}[strategy]
     assert model.n_iter_.shape == (expected,)
     assert np.all(model.n_iter_ >= 1)
+    # The starting point's evaluation, then at least one per iteration.
+    assert model.n_evaluations_.shape == (expected,)
+    assert np.all(model.n_evaluations_ >= model.n_iter_ + 1)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -240,6 +245,7 @@ def test_thread_count_does_not_change_results(strategy, dtype):
         np.testing.assert_array_equal(other.coef_, models[0].coef_)
         np.testing.assert_array_equal(other.intercept_, models[0].intercept_)
         np.testing.assert_array_equal(other.n_iter_, models[0].n_iter_)
+        np.testing.assert_array_equal(other.n_evaluations_, models[0].n_evaluations_)
         np.testing.assert_array_equal(other.predict_proba(X), models[0].predict_proba(X))
         np.testing.assert_array_equal(other.decision_function(X), models[0].decision_function(X))
 

@@ -17,6 +17,7 @@ struct ProblemReport {
   int n_iter = 0;
   double objective = 0.0;
   double gradient_norm = 0.0;
+  int n_evaluations = 0;  // of the loss and its gradient (Hessian products aside)
 
   bool converged() const { return status == SolverStatus::Converged; }
 };

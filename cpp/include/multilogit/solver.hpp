@@ -16,6 +16,7 @@ struct SolverResult {
   int n_iter = 0;
   double objective = 0.0;
   double gradient_norm = 0.0;  // max-norm
+  int n_evaluations = 0;       // of the function and its gradient (Hessian products aside)
 
   bool converged() const { return status == SolverStatus::Converged; }
 };

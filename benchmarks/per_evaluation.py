@@ -1,17 +1,16 @@
 """multilogit's time per loss-and-gradient evaluation, against the roofline.
 
-The Python API reports iterations, not evaluations, so the time of one iteration is measured by
-difference: fits capped at k1 and at k2 iterations (tol=0, so only the cap stops them), best of
-``repeat`` each, give (t2 - t1) / (iterations2 - iterations1). Set-up, input checks and the
-first iterations cancel out. The fits at k1 and at k2 alternate, so that both bests come from the
-same stretch of time: on a shared machine the load changes from second to second, and a
-difference of bests taken one after the other would carry that change. For the same reason the
-fits of several variants of the data (float64 and float32) alternate too. L-BFGS with a strong
+The time of one evaluation is measured by difference: fits capped at k1 and at k2 iterations
+(tol=0, so only the cap stops them), best of ``repeat`` each, give (t2 - t1) / (e2 - e1), with
+e1 and e2 the fits' evaluations (``n_evaluations_``). Set-up, input checks and the first
+iterations cancel out; what remains is the evaluations' time plus the solver's own work between
+them. The fits at k1 and at k2 alternate, so that both bests come from the same stretch of time:
+on a shared machine the load changes from second to second, and a difference of bests taken one
+after the other would carry that change. For the same reason the fits of several variants of
+the data (float64 and float32) alternate too, over the same iterations. L-BFGS with a strong
 Wolfe line search accepts the first step on almost every iteration, so an iteration is about one
-evaluation, until the fit nears the rounding floor of its dtype: there line searches take several
-evaluations. Small problems get there within a few hundred iterations and a float32 fit within
-about a hundred, so k2 stays within the first MAX_SPAN + FIRST_CAP iterations; where that span
-is quick to run, more fits are timed instead.
+evaluation until the fit nears the rounding floor of its dtype, where line searches take
+several; counting evaluations makes the measure indifferent to that.
 
 Roofline of one evaluation of the softmax loss and gradient: it must read X once and do the two
 products X W (scores) and X^T G (gradient), 4 n d K flops, so it takes at least
@@ -28,7 +27,7 @@ import numpy as np
 import multilogit
 
 FIRST_CAP = 5  # k1: past the first iterations, whose line searches take extra evaluations
-MIN_SPAN_SECONDS = 0.15  # t2 - t1 well above timer and scheduling noise, yet short (see above)
+MIN_SPAN_SECONDS = 0.15  # t2 - t1 well above timer and scheduling noise
 INITIAL_SPAN, MAX_SPAN = 20, 80
 # Each time is the best of at least this many fits: t2 - t1 is a small difference of two times
 # that on this shared machine varied by tens of percent from fit to fit. A span quicker than
@@ -48,19 +47,20 @@ def _fit_seconds(X, y, max_iter, n_threads):
         start = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - start
-    return seconds, int(model.n_iter_[0])
+    return seconds, int(model.n_iter_[0]), int(model.n_evaluations_[0])
 
 
 def _best_fit_seconds(runs, y, n_threads, repeat):
-    """Best time and iterations of the fits of each run (X, cap), the runs taken in turn
-    `repeat` times."""
+    """Best time, iterations and evaluations of the fits of each run (X, cap), the runs taken
+    in turn `repeat` times."""
     best = [float("inf")] * len(runs)
     iterations = [0] * len(runs)
+    evaluations = [0] * len(runs)
     for _ in range(repeat):
         for i, (X, cap) in enumerate(runs):
-            seconds, iterations[i] = _fit_seconds(X, y, cap, n_threads)
+            seconds, iterations[i], evaluations[i] = _fit_seconds(X, y, cap, n_threads)
             best[i] = min(best[i], seconds)
-    return best, iterations
+    return best, iterations, evaluations
 
 
 def _caps(X, y, n_threads):
@@ -69,7 +69,7 @@ def _caps(X, y, n_threads):
     span = INITIAL_SPAN
     while True:
         caps = (FIRST_CAP, FIRST_CAP + span)
-        (first_seconds, seconds), (_, iterations) = _best_fit_seconds(
+        (first_seconds, seconds), (_, iterations), _ = _best_fit_seconds(
             [(X, cap) for cap in caps], y, n_threads, SPAN_REPEAT
         )
         stopped_early = iterations < caps[1]
@@ -78,23 +78,28 @@ def _caps(X, y, n_threads):
         span = min(4 * span, MAX_SPAN)  # too short to time reliably: measure over more iterations
 
 
-def seconds_per_iteration(variants, y, *, n_threads, repeat):
-    """Wall time of one softmax L-BFGS iteration of multilogit on (X, y), for each X of
-    `variants` (the same data in other dtypes, say). The fits of all of them are taken in turn,
+def seconds_per_evaluation(variants, y, *, n_threads, repeat):
+    """Wall time of one softmax loss-and-gradient evaluation of multilogit's L-BFGS fit on
+    (X, y), for each X of `variants` (the same data in other dtypes, say). The fits of all of
+    them are taken in turn, over the same iterations (the shortest span chosen for any of them),
     so that two variants' times, like k1's and k2's, come from the same stretch of time."""
     repeat = max(repeat, MIN_REPEAT)
     chosen = [_caps(X, y, n_threads) for X in variants]
-    shortest = min(span_seconds for _, span_seconds in chosen)
+    caps = min((own for own, _ in chosen), key=lambda own: own[1])
+    # Each variant's seconds over that span, from those over the span chosen for it.
+    shortest = min(
+        seconds * (caps[1] - caps[0]) / (own[1] - own[0]) for own, seconds in chosen
+    )
     repeat = min(max(repeat, math.ceil(repeat * MIN_SPAN_SECONDS / shortest)), MAX_REPEAT)
-    runs = [(X, cap) for X, (caps, _) in zip(variants, chosen) for cap in caps]
-    seconds, iterations = _best_fit_seconds(runs, y, n_threads, repeat)
-    per_iteration = []
+    runs = [(X, cap) for X in variants for cap in caps]
+    seconds, _, evaluations = _best_fit_seconds(runs, y, n_threads, repeat)
+    per_evaluation = []
     for first in range(0, len(runs), 2):
-        span = iterations[first + 1] - iterations[first]
-        per_iteration.append(
+        span = evaluations[first + 1] - evaluations[first]
+        per_evaluation.append(
             max(seconds[first + 1] - seconds[first], 0.0) / span if span > 0 else float("nan")
         )
-    return per_iteration
+    return per_evaluation
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def roofline(n, d, K, dtype, rates):
 
 
 @dataclass(frozen=True)
-class IterationCost:
+class EvaluationCost:
     name: str
     n: int
     d: int
@@ -138,12 +143,12 @@ class IterationCost:
         return 1e9 * self.seconds / self.n
 
 
-def measure_iteration_costs(name, variants, y, *, rates, n_threads, repeat):
-    """IterationCost of each X of `variants`, timed in turn (seconds_per_iteration)."""
+def measure_evaluation_costs(name, variants, y, *, rates, n_threads, repeat):
+    """EvaluationCost of each X of `variants`, timed in turn (seconds_per_evaluation)."""
     K = int(np.unique(y).shape[0])
-    all_seconds = seconds_per_iteration(variants, y, n_threads=n_threads, repeat=repeat)
+    all_seconds = seconds_per_evaluation(variants, y, n_threads=n_threads, repeat=repeat)
     return [
-        IterationCost(name, *X.shape, K, X.dtype.name, seconds,
+        EvaluationCost(name, *X.shape, K, X.dtype.name, seconds,
                       roofline(*X.shape, K, X.dtype, rates))
         for X, seconds in zip(variants, all_seconds)
     ]
