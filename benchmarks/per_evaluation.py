@@ -20,7 +20,7 @@ max(bytes of X / read bandwidth, 4 n d K / GEMM flop rate).
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -152,6 +152,11 @@ def measure_evaluation_costs(name, variants, y, *, rates, n_threads, repeat):
                       roofline(*X.shape, K, X.dtype, rates))
         for X, seconds in zip(variants, all_seconds)
     ]
+
+
+def with_roofline(costs, rates):
+    """The costs with their rooflines from `rates`."""
+    return [replace(c, roofline=roofline(c.n, c.d, c.K, c.dtype, rates)) for c in costs]
 
 
 def per_row_spread(costs):

@@ -46,7 +46,7 @@ SolverResult minimize_owlqn(Objective& objective, Eigen::VectorXd& w, const Eige
   Eigen::VectorXd gradient(w.size()), trial_gradient(w.size());
   SolverResult result;
   double f = objective.evaluate(w, gradient);
-  result.n_evaluations = 1;
+  ++result.n_evaluations;
   result.objective = penalised(f, w, l1);
   Eigen::VectorXd pg = pseudo_gradient(w, gradient, l1);
   result.gradient_norm = pg.lpNorm<Eigen::Infinity>();
