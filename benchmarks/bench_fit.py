@@ -283,7 +283,7 @@ def main(argv=None):
             if dataset.name == "synthetic":
                 variants.append(dataset.X_train.astype(np.float32))
             costs += measure_evaluation_costs(
-                dataset.name, variants, dataset.y_train, rates=rates,
+                dataset.name, variants, dataset.y_train,
                 n_threads=args.threads, repeat=args.repeat,
             )
 
@@ -300,7 +300,7 @@ def main(argv=None):
             if known is None:
                 data = load_synthetic(n_samples=n_rows)
                 [known] = measure_evaluation_costs(
-                    "synthetic", [data.X_train], data.y_train, rates=rates,
+                    "synthetic", [data.X_train], data.y_train,
                     n_threads=args.threads, repeat=args.repeat,
                 )
                 del data

@@ -132,7 +132,7 @@ class EvaluationCost:
     K: int
     dtype: str
     seconds: float
-    roofline: Roofline
+    roofline: Roofline | None = None  # attached by with_roofline once the rates are known
 
     @property
     def ratio_to_roofline(self):
@@ -143,13 +143,13 @@ class EvaluationCost:
         return 1e9 * self.seconds / self.n
 
 
-def measure_evaluation_costs(name, variants, y, *, rates, n_threads, repeat):
-    """EvaluationCost of each X of `variants`, timed in turn (seconds_per_evaluation)."""
+def measure_evaluation_costs(name, variants, y, *, n_threads, repeat):
+    """EvaluationCost of each X of `variants`, timed in turn (seconds_per_evaluation), without
+    its roofline (with_roofline)."""
     K = int(np.unique(y).shape[0])
     all_seconds = seconds_per_evaluation(variants, y, n_threads=n_threads, repeat=repeat)
     return [
-        EvaluationCost(name, *X.shape, K, X.dtype.name, seconds,
-                      roofline(*X.shape, K, X.dtype, rates))
+        EvaluationCost(name, *X.shape, K, X.dtype.name, seconds)
         for X, seconds in zip(variants, all_seconds)
     ]
 
