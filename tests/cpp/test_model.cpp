@@ -53,6 +53,26 @@ TEST(Model, SoftmaxAndOneVsAllProbabilitiesFollowTheirDefinitions) {
   EXPECT_LT((ova.predict_proba(X).row(0) - s).norm(), 1e-15);
 }
 
+// Softmax scores near the top of the range: shifting every unit's weights by a reference unit's
+// would overflow (1e308 - (-1e308)) where the scores themselves stay finite.
+TEST(Model, SoftmaxProbabilitiesOfWeightsNearTheRange) {
+  RowMatrix<double> coef(4, 3);
+  coef << -1e308, -7e41, -7e41,
+          -7e41, -7e41, 1e308,
+          1e308, -7e41, -7e41,
+          -7e41, -7e41, 1e308;
+  Vector<double> intercept(4);
+  intercept << 0.59, -0.16, 0.12, -0.55;
+  const Model<double> model(Strategy::Softmax, 4, coef, intercept);
+  const RowMatrix<double> X = RowMatrix<double>::Constant(2, 3, 0.5);
+  const RowMatrix<double> proba = model.predict_proba(X, 1);
+  ASSERT_TRUE(proba.allFinite());
+  for (Index i = 0; i < 2; ++i) {
+    EXPECT_NEAR(proba.row(i).sum(), 1.0, 1e-12);
+    EXPECT_EQ(proba(i, 0), 0.0);  // 1e308 below the others
+  }
+}
+
 TEST(Model, OneVsOneVotesAndCoupling) {
   // Pairs (0,1), (0,2), (1,2) with hand-picked scores for one row (X = identity picks them).
   RowMatrix<double> coef = RowMatrix<double>::Identity(3, 3);

@@ -433,15 +433,23 @@ enum class Shift {
 };
 
 // The reference unit for Shift::Ignored: the one of least weight (sum of |w| and |b|), so that
-// every unit's weights shifted by it stay within twice its own, and so does their rounding.
+// every unit's weights shifted by it stay within twice its own, and so does their rounding. None
+// (k) when a weight or intercept is beyond half of Scalar's range: a difference of two could
+// overflow where the scores do not.
 template <typename Scalar>
 KernelIndex reference_unit(const Scalar* W, const Scalar* b, KernelIndex k, KernelIndex d) {
+  constexpr double kHalfRange =
+      std::is_same_v<Scalar, float> ? 0x1.fffffep126 : 0x1.fffffffffffffp1022;
   const auto magnitude = [](Scalar v) { return static_cast<double>(v < 0 ? -v : v); };
   KernelIndex reference = 0;
   double least = 0.0;
   for (KernelIndex u = 0; u < k; ++u) {
     double weight = b ? magnitude(b[u]) : 0.0;
-    for (KernelIndex j = 0; j < d; ++j) weight += magnitude(W[u * d + j]);
+    if (weight > kHalfRange) return k;
+    for (KernelIndex j = 0; j < d; ++j) {
+      if (magnitude(W[u * d + j]) > kHalfRange) return k;
+      weight += magnitude(W[u * d + j]);
+    }
     if (u == 0 || weight < least) {
       reference = u;
       least = weight;
@@ -464,8 +472,8 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
   // Slots 0 .. scored - 1 of a tile's scores are scored and multiplied. With a reference unit,
   // they hold every other unit's, the last unit's in the reference's slot; it goes to its own
   // slot for the action, and back for the product.
-  const bool shifted = shift == Shift::Ignored && k > 1;
-  const KernelIndex reference = shifted ? reference_unit(W, b, k, d) : k;
+  const KernelIndex reference = shift == Shift::Ignored && k > 1 ? reference_unit(W, b, k, d) : k;
+  const bool shifted = reference < k;
   const KernelIndex scored = shifted ? k - 1 : k;
   const bool moves_last = reference < k - 1;
   const auto unit_in_slot = [&](KernelIndex slot) { return slot == reference ? k - 1 : slot; };
