@@ -171,12 +171,9 @@ class BinaryProblemsLoss {
     const Index d = passes().n_features();
     const bool centred = passes().fit_intercept();
     if (centred && centres_.empty()) set_centres();
-    if (squares_.empty()) {
-      for (Group& group : groups_) squares_.push_back(group.passes.weighted_squares(nullptr));
-    }
     Eigen::VectorXd squares = Eigen::VectorXd::Zero(d), centre;
     for (int g : problems_[static_cast<size_t>(problem)].groups) {
-      if (g >= 0) squares += squares_[static_cast<size_t>(g)];
+      if (g >= 0) squares += group_moments()[static_cast<size_t>(g)].col(1);
     }
     if (centred) centre = centres_[static_cast<size_t>(problem)];
     return binary_lbfgs_initial_inverse_hessian(squares, std::move(centre), weight_sum(problem),
@@ -295,16 +292,20 @@ class BinaryProblemsLoss {
     }
   }
 
+  // Each group's column_moments(), taken on the first call.
+  const std::vector<Eigen::MatrixXd>& group_moments() {
+    if (moments_.empty()) {
+      for (Group& group : groups_) moments_.push_back(group.passes.column_moments());
+    }
+    return moments_;
+  }
+
   // Each problem's centre: the weighted mean of its groups' rows.
   void set_centres() {
-    std::vector<Eigen::VectorXd> sums;
-    for (Group& group : groups_) {
-      sums.push_back(group.passes.column_means() * group.passes.weight_sum());
-    }
     for (size_t p = 0; p < problems_.size(); ++p) {
       Eigen::VectorXd centre = Eigen::VectorXd::Zero(passes().n_features());
       for (int g : problems_[p].groups) {
-        if (g >= 0) centre += sums[static_cast<size_t>(g)];
+        if (g >= 0) centre += group_moments()[static_cast<size_t>(g)].col(0);
       }
       centres_.push_back(centre / weight_sum(static_cast<int>(p)));
     }
@@ -481,8 +482,9 @@ class BinaryProblemsLoss {
   std::vector<int> kept_for_;
   // Per problem: the mean of its rows, for preconditioning; empty: not yet needed.
   std::vector<Eigen::VectorXd> centres_;
-  // Per group: its rows' weighted sums of squares, sum s x^2, for L-BFGS's H0; empty: not yet.
-  std::vector<Eigen::VectorXd> squares_;
+  // Per group: its rows' weighted column sums and sums of squares (column_moments), for the
+  // centres and L-BFGS's H0; empty: not yet needed.
+  std::vector<Eigen::MatrixXd> moments_;
 };
 
 }  // namespace multilogit::detail

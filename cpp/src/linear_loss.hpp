@@ -138,13 +138,14 @@ class LinearLoss final : public SecondOrderObjective {
     }
   }
 
-  // L-BFGS's H0 (binary_ or softmax_lbfgs_initial_inverse_hessian), from one pass of squared
-  // values and one of values to centre them.
+  // L-BFGS's H0 (binary_ or softmax_lbfgs_initial_inverse_hessian), from the column moments
+  // of X: squared values, and values to centre them.
   std::function<void(Eigen::VectorXd&)> lbfgs_initial_inverse_hessian() {
-    Eigen::VectorXd centre;
-    if (passes_.fit_intercept()) centre = passes_.column_means();
+    const Eigen::MatrixXd moments = passes_.column_moments();
     const double S = passes_.weight_sum();
-    const Eigen::VectorXd squares = passes_.weighted_squares(nullptr);
+    Eigen::VectorXd centre;
+    if (passes_.fit_intercept()) centre = moments.col(0) / S;
+    const Eigen::VectorXd squares = moments.col(1);
     if constexpr (Link::kShiftInvariant) {
       const Eigen::VectorXd start = passes_.fit_intercept()
                                         ? Eigen::VectorXd(passes_.class_weight_sums(n_units_) / S)

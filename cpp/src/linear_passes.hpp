@@ -364,14 +364,39 @@ class LinearPasses {
     });
   }
 
-  // The rows' weighted column means: sum_i s_i x_i / S.
-  Eigen::VectorXd column_means() { return weighted_column_sums(false, nullptr) / weight_sum_; }
-
-  // The rows' weighted squares about the centre c (n_features() values; null: 0):
-  // sum_i s_i (x_i - c)^2. Sparse X takes no centre.
-  Eigen::VectorXd weighted_squares(const double* centre) {
-    return weighted_column_sums(true, centre);
+  // The rows' weighted column sums sum_i s_i x_i (column 0) and sums of squares
+  // sum_i s_i x_i^2 (column 1), from one pass over X.
+  Eigen::MatrixXd column_moments() {
+    run_slabs(static_cast<Index>(product_slabs_.size()), [&](Index s) {
+      ProductSlab& slab = product_slabs_[static_cast<size_t>(s)];
+      slab.losses.resize(0);
+      slab.partial_W.setZero(n_features(), 2);
+      slab.partial_b.setZero(2);
+      for_each_chunk(s, product_chunks_per_slab_, slab.gathered,
+                     [&](Index first, Index count, const auto& X_chunk) {
+        const double* weights =
+            weights_ ? chunk_values(weights_, first, count, slab.weights) : nullptr;
+        if constexpr (kSparse) {
+          const Vector<Scalar> w =
+              weights ? Vector<Scalar>(Eigen::Map<const Eigen::VectorXd>(weights, count)
+                                           .template cast<Scalar>())
+                      : Vector<Scalar>::Ones(count);
+          slab.partial_W.col(0) += (X_chunk.transpose() * w).template cast<double>();
+          slab.partial_W.col(1) += (X_chunk.cwiseAbs2().transpose() * w).template cast<double>();
+        } else {
+          kernels_.add_column_moments(X_chunk, weights, slab.partial_W.col(0).data(),
+                                      slab.partial_W.col(1).data());
+        }
+      });
+    });
+    Eigen::MatrixXd moments(n_features(), 2);
+    Eigen::VectorXd no_intercept(2);
+    summed_products(moments, no_intercept);
+    return moments;
   }
+
+  // The rows' weighted column means: sum_i s_i x_i / S.
+  Eigen::VectorXd column_means() { return column_moments().col(0) / weight_sum_; }
 
   // The last product pass's losses, its slabs' shares added in order.
   Eigen::VectorXd summed_losses() const {
@@ -424,19 +449,6 @@ class LinearPasses {
   }
 
  private:
-  // sum_i s_i x_i, or sum_i s_i (x_i - c)^2 when `squared` (weighted_moment_pass's centre).
-  Eigen::VectorXd weighted_column_sums(bool squared, const double* centre) {
-    weighted_moment_pass(1, squared, centre,
-                         [](Index, Index count, const double* weights, Scalar* D) {
-      for (Index r = 0; r < count; ++r) {
-        D[r] = weights ? static_cast<Scalar>(weights[r]) : Scalar(1);
-      }
-    });
-    Eigen::VectorXd sums(n_features()), total(1);
-    summed_products(sums, total);
-    return sums;
-  }
-
   struct ProductSlab {
     Eigen::VectorXd losses;
     Eigen::MatrixXd partial_W;  // the slab's share of [X 1]^T R

@@ -198,6 +198,20 @@ void expect_direct_results(Index n, Index d, Index k, Index lightest = -1) {
                   4 * tolerance * (1.0 + expected.cwiseAbs().maxCoeff()));
       }
 
+      // The column moments X^T w and (X o X)^T w, weighted and not, added to what is there.
+      for (const double* row_weights : {weights.data(), static_cast<const double*>(nullptr)}) {
+        SCOPED_TRACE(row_weights ? "weighted moments" : "unweighted moments");
+        const Eigen::VectorXd w = row_weights ? weights : Eigen::VectorXd::Ones(n);
+        Eigen::VectorXd sums = Eigen::VectorXd::Ones(d), squares = Eigen::VectorXd::Ones(d);
+        kernels->add_column_moments(block, row_weights, sums.data(), squares.data());
+        const Eigen::VectorXd expected_squares = X.array().square().matrix().transpose() * w;
+        const double sum_bound = (X.cwiseAbs().transpose() * w).maxCoeff();
+        EXPECT_LT((sums.array() - 1.0 - (X.transpose() * w).array()).abs().maxCoeff(),
+                  4 * tolerance * (1.0 + sum_bound));
+        EXPECT_LT((squares.array() - 1.0 - expected_squares.array()).abs().maxCoeff(),
+                  4 * tolerance * (1.0 + expected_squares.maxCoeff()));
+      }
+
       // Binary units side by side, weighted and not: unit u takes the loss against class u % 3,
       // keeping its curvature when u is even, except every third unit, which multiplies its
       // scores by a kept curvature. The curvature starts 2 rows into its columns.

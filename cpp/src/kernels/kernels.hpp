@@ -88,6 +88,11 @@ struct KernelTable {
   void (*add_transposed_product)(const DenseBlock<Scalar>& X, const Scalar* R, KernelIndex k,
                                  Scalar* scratch, double* G, double* g);
 
+  // sums[j] += sum_i w_i x_ij and squares[j] += sum_i w_i x_ij^2 over the rows i of X, with w
+  // the rows' weights (null: 1): the weighted column moments, from one pass over X.
+  void (*add_column_moments)(const DenseBlock<Scalar>& X, const double* weights, double* sums,
+                             double* squares);
+
   // Multinomial cross-entropy of rows x k scores Z against class indices `labels`, weighted by
   // `weights` (null: 1). Returns the weighted sum of the losses and overwrites Z with the
   // weighted residuals (softmax(z) - onehot(label)) * weight, the derivative of each row's loss.

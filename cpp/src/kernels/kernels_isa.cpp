@@ -747,6 +747,40 @@ void add_transposed_product(const DenseBlock<Scalar>& block, const Scalar* R, Ke
   }
 }
 
+template <typename Scalar>
+void add_column_moments(const DenseBlock<Scalar>& block, const double* weights, double* sums,
+                        double* squares) {
+  using RowArray = Eigen::Array<Scalar, 1, Dynamic>;
+  const KernelIndex d = block.cols;
+  // Summed in Scalar over the block, as the products are, then added in double.
+  RowArray first = RowArray::Zero(d), second = RowArray::Zero(d);
+  if (block.row_major) {
+    // Row after row, each read once and in order, so the pass streams at memory speed.
+    for (KernelIndex i = 0; i < block.rows; ++i) {
+      const Eigen::Map<const RowArray> x(block.row(i), d);
+      const Scalar w = weights ? static_cast<Scalar>(weights[i]) : Scalar(1);
+      first += w * x;
+      second += w * x.square();
+    }
+  } else {
+    using Block = Eigen::Array<Scalar, Dynamic, Dynamic>;
+    const Eigen::Map<const Block, 0, Eigen::OuterStride<>> X(block.data, block.rows, d,
+                                                             Eigen::OuterStride<>(block.outer_stride));
+    if (weights) {
+      const Column<Scalar> w = Eigen::Map<const Eigen::ArrayXd>(weights, block.rows).cast<Scalar>();
+      first = (X.colwise() * w).colwise().sum();
+      second = (X.square().colwise() * w).colwise().sum();
+    } else {
+      first = X.colwise().sum();
+      second = X.square().colwise().sum();
+    }
+  }
+  for (KernelIndex j = 0; j < d; ++j) {
+    sums[j] += static_cast<double>(first[j]);
+    squares[j] += static_cast<double>(second[j]);
+  }
+}
+
 // e^x in packets for the arguments the kernels take, x <= 0 (z - max z, -|m|). Eigen's pexp
 // serves the whole range, with a rational function (a division) and a scaling by 2^n in four
 // multiplications; on this range a polynomial and an integer addition do. x = n ln 2 + r with
@@ -1571,6 +1605,7 @@ const KernelTable<Scalar>& kernel_table() {
       MULTILOGIT_STRINGIFY(MULTILOGIT_ISA),
       &linear_scores<Scalar>,
       &add_transposed_product<Scalar>,
+      &add_column_moments<Scalar>,
       &softmax_loss<Scalar>,
       &softmax_scores_loss<Scalar>,
       &binary_loss<Scalar>,
