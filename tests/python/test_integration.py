@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import multilogit
 from multilogit import LogisticRegression
 from multilogit._progress import ProgressReporter
+from multilogit._validation import encode_labels
 
 STRATEGIES = ["softmax", "ovr", "ovo"]
 
@@ -166,6 +167,29 @@ def test_labels_need_not_be_contiguous_integers(iris):
     np.testing.assert_array_equal(shifted.classes_, [3, 13, 23])
     np.testing.assert_array_equal(shifted.coef_, reference.coef_)
     np.testing.assert_array_equal(shifted.predict(X), 10 * reference.predict(X) + 3)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 3, 2, 1], dtype=np.int8),
+        np.array([-128, 127, 0, 127], dtype=np.int8),  # offsets beyond int8
+        np.array([7, 9, 7], dtype=np.uint16),
+        np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),  # beyond intp
+        np.array([-(2**62), 2**62, 0], dtype=np.int64),  # a span far beyond the count
+        np.array([10**6, 10**6 + 300, 10**6], dtype=np.int64),  # past the count, within 256
+        np.random.RandomState(0).randint(-5, 40, 10_000),
+        np.array([True, False, True]),
+    ],
+    ids=lambda y: f"{y.dtype}-{y.size}",
+)
+def test_encoded_labels_are_those_of_unique(y):
+    classes, indices = encode_labels(y)
+    expected_classes, expected_indices = np.unique(y, return_inverse=True)
+    assert classes.dtype == y.dtype
+    np.testing.assert_array_equal(classes, expected_classes)
+    assert indices.dtype == np.int32
+    np.testing.assert_array_equal(indices, expected_indices)
 
 
 def test_list_input(iris):
