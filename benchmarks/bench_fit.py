@@ -42,8 +42,11 @@ from per_evaluation import measure_evaluation_costs, per_row_spread, with_roofli
 from time_to_target import (
     MAX_REPEAT,
     MIN_TIMED_SECONDS,
+    SETTLE_SECONDS,
+    after_other_work,
     fit_once,
     retimed_in_turn,
+    settle_before_every_fit,
     start_from_reference,
     target_objective,
     time_to_target,
@@ -82,6 +85,11 @@ def _parse_args(argv):
         "to skip (default: %(default)s)",
     )
     parser.add_argument(
+        "--settle-every-fit", action="store_true",
+        help="pause before every fit, not only before one that follows other work (the protocol "
+        "of reports before 2026-12-07)",
+    )
+    parser.add_argument(
         "--out", default=None, help=f"markdown report (default: {HERE / 'results.md'})"
     )
     parser.add_argument(
@@ -111,6 +119,7 @@ def _accuracy(model, dataset):
 
 def run_strategy(dataset, strategy, args, *, with_sklearnex, float32=False):
     """Reference fits, target, and time to target of every contender (time_to_target.py)."""
+    after_other_work()  # predict and per-evaluation timings, or loading, came before
     settings = dict(C=args.C, tol=args.tol)
     ours_float64 = multilogit_contender(
         strategy, dataset.X_train, C=args.C, n_threads=args.threads
@@ -240,6 +249,7 @@ def main(argv=None):
         "numpy": np.__version__,
     }
     n_threads = args.threads or os.cpu_count()
+    settle_before_every_fit(args.settle_every_fit)
 
     limit = nullcontext()
     if args.threads is not None:
@@ -341,7 +351,10 @@ def _report_lines(
         f"target = best reference objective × (1 + {args.rtol:g}); threads: {threads}; "
         f"best of {args.repeat} fit(s)"
         + (f" or more, up to {MAX_REPEAT}, until they took {args.min_seconds:g} s"
-           if args.min_seconds > 0 else ""),
+           if args.min_seconds > 0 else "")
+        + f"; a pause of {SETTLE_SECONDS:g} s before "
+        + ("every fit" if args.settle_every_fit
+           else "each fit, unless it follows a fit of the same library"),
         f"- command: `{' '.join(['python benchmarks/bench_fit.py', command]).strip()}`",
         "",
         "## Machine rates (the roofline)",

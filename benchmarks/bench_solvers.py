@@ -28,6 +28,7 @@ from multilogit._comparison import fitted_objective, iterations_per_problem
 from multilogit._datasets import DataUnavailable, _finish, find_data_dir, load_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contenders import MULTILOGIT  # noqa: E402
 from time_to_target import (  # noqa: E402
     MAX_REPEAT,
     MIN_TIMED_SECONDS,
@@ -64,6 +65,7 @@ def contender(solver, strategy, X, args):
             strategy, C=args.C, tol=tol, max_iter=max_iter, solver=solver, n_threads=args.threads
         ),
         X,
+        MULTILOGIT,
     )
 
 

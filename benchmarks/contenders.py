@@ -44,6 +44,7 @@ def multilogit_contender(strategy, X_fit, *, C, n_threads, name=MULTILOGIT):
             strategy, C=C, tol=tol, max_iter=max_iter, n_threads=n_threads
         ),
         X_fit,
+        MULTILOGIT,
     )
 
 
@@ -56,6 +57,7 @@ def peer_contenders(strategy, X_fit, *, C, n_threads, with_sklearnex):
                 strategy, C=C, tol=tol, max_iter=max_iter, n_jobs=SKLEARN_N_JOBS[strategy]
             ),
             X_fit,
+            SKLEARN,
         )
     ]
     if with_sklearnex and strategy == "softmax":
@@ -68,6 +70,7 @@ def peer_contenders(strategy, X_fit, *, C, n_threads, with_sklearnex):
                     C=C, tol=tol, max_iter=max_iter, n_jobs=n_threads
                 ),
                 X_fit,
+                SKLEARNEX,
             )
         )
     return peers

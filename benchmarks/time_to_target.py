@@ -32,10 +32,26 @@ START_FRACTION = 0.4  # the walk starts at this share of the reference fit's ite
 REPEAT_BUDGET_SECONDS = 20.0  # repeats stop once the fits at one setting took this long in all
 MIN_TIMED_SECONDS = 2.0  # quick fits are repeated beyond ``repeat`` until they took this long
 MAX_REPEAT = 25
-# Pause before each timed fit: the idle worker threads of the library that ran last (OpenBLAS's,
-# scikit-learn-intelex's) keep spinning for up to about 0.2 s after its call and take a core
-# from whichever fit comes next.
+# Pause before a fit that follows other work (another library's fit, the benchmark's own NumPy
+# work): the idle worker threads of the library that ran last (OpenBLAS's, scikit-learn-intelex's)
+# keep spinning for up to about 0.2 s after its call and take a core from whichever fit comes
+# next. Fits of one library follow each other without it, as repeated calls do in use: a pause
+# there only lets the machine idle, and short fits ran slower after it (see README.md).
 SETTLE_SECONDS = 0.25
+_settle_every_fit = False
+_last_fit_library = None  # the library of the last fit, if nothing else ran since
+
+
+def settle_before_every_fit(every=True):
+    """Pause before every fit: the protocol of earlier reports (bench_fit.py --settle-every-fit)."""
+    global _settle_every_fit
+    _settle_every_fit = every
+
+
+def after_other_work():
+    """Note that work other than fit_once's ran since the last fit: the next fit pauses."""
+    global _last_fit_library
+    _last_fit_library = None
 
 
 @dataclass
@@ -46,6 +62,7 @@ class Contender:
     name: str
     make: object
     X_fit: np.ndarray
+    library: str  # whose code fits: contenders of one library follow each other without a pause
 
 
 @dataclass
@@ -61,8 +78,10 @@ class Fit:
 def fit_once(contender, dataset, strategy, *, C, tol, max_iter, sample_memory=True):
     """One timed fit, with its extra peak memory (unless not ``sample_memory``) and its
     objective on the float64 data."""
+    global _last_fit_library
     model = contender.make(tol, max_iter)
-    time.sleep(SETTLE_SECONDS)
+    if _settle_every_fit or contender.library != _last_fit_library:
+        time.sleep(SETTLE_SECONDS)
     # Capped fits stop short on purpose. The filter also reaches scikit-learn's joblib workers.
     with warnings.catch_warnings(), PeakMemory() if sample_memory else nullcontext() as peak:
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -74,6 +93,7 @@ def fit_once(contender, dataset, strategy, *, C, tol, max_iter, sample_memory=Tr
     with threadpool_limits(limits=1, user_api="blas"):
         objective = fitted_objective(model, dataset.X_train, dataset.y_train, strategy, C)
     iterations = int(iterations_per_problem(model).max())
+    _last_fit_library = contender.library
     return Fit(model, max_iter, seconds, peak.extra_bytes if peak else None, objective,
                iterations)
 
