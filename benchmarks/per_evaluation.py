@@ -159,6 +159,12 @@ def with_roofline(costs, rates):
     return [replace(c, roofline=roofline(c.n, c.d, c.K, c.dtype, rates)) for c in costs]
 
 
+def better_of(costs, others):
+    """Each cost or its counterpart in `others` (the same measurement taken again), whichever
+    took less time."""
+    return [min(pair, key=lambda c: c.seconds) for pair in zip(costs, others, strict=True)]
+
+
 def per_row_spread(costs):
     """Largest deviation of the per-row cost from its mean, relative to the mean."""
     per_row = np.array([c.nanoseconds_per_row for c in costs])
