@@ -199,7 +199,7 @@ def encode_labels(y):
     if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biu"):
         check_classification_targets(y)
     encoded = _encode_by_counting(y)
-    classes, indices = encoded if encoded else np.unique(y, return_inverse=True)
+    classes, indices = encoded if encoded is not None else np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(
             "This solver needs samples of at least 2 classes in the data, but the data "
