@@ -43,7 +43,7 @@ _last_fit_library = None  # the library of the last fit, if nothing else ran sin
 
 
 def settle_before_every_fit(every=True):
-    """Pause before every fit: the protocol of earlier reports (bench_fit.py --settle-every-fit)."""
+    """Pause before every fit, the protocol of earlier reports (--settle-every-fit)."""
     global _settle_every_fit
     _settle_every_fit = every
 
