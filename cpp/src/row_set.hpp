@@ -33,6 +33,9 @@ class RowSet {
   static constexpr bool kSparse = is_sparse_v<Matrix>;
   // Compressed columns cannot be cut into row chunks cheaply: they are read whole.
   static constexpr bool kWholeOnly = kSparse && !Matrix::IsRowMajor;
+  // A dense set of at least kMinChunks * kMinEvenChunkRows rows splits into at least
+  // kMinChunks chunks (chunk_rows); smaller chunks would cost more in calls than they balance.
+  static constexpr Index kMinChunks = 8, kMinEvenChunkRows = 128;
   using Scratch = std::conditional_t<
       kSparse, Eigen::SparseMatrix<Scalar, Eigen::RowMajor, typename Matrix::StorageIndex>,
       RowMatrix<Scalar>>;
@@ -65,7 +68,10 @@ class RowSet {
   Index source_row(Index i) const { return rows_ ? rows_[i] : i; }
 
   // Rows per chunk: about 256 KiB of dense X, so a chunk stays in cache between the two
-  // products; a few thousand sparse rows; everything for compressed columns.
+  // products, or fewer, so that a set of a few thousand rows still splits into kMinChunks
+  // chunks of equal work for the threads (digits' 1347 rows went in chunks of 512, 512 and 323,
+  // and two threads waited on the last: one-vs-all and softmax fits took 7% longer); a few
+  // thousand sparse rows; everything for compressed columns.
   Index chunk_rows() const {
     if constexpr (kWholeOnly) {
       return std::max<Index>(size_, 1);
@@ -73,7 +79,9 @@ class RowSet {
       return 4096;
     } else {
       const Index bytes = Index(1) << 18;
-      return std::clamp<Index>(bytes / (std::max<Index>(X_.cols(), 1) * Index(sizeof(Scalar))),
+      const Index in_cache = bytes / (std::max<Index>(X_.cols(), 1) * Index(sizeof(Scalar)));
+      const Index even = (size_ + kMinChunks - 1) / kMinChunks;
+      return std::clamp<Index>(even >= kMinEvenChunkRows ? std::min(in_cache, even) : in_cache,
                                16, 4096);
     }
   }
