@@ -1,5 +1,7 @@
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -124,6 +126,43 @@ TEST(Model, RejectsInconsistentShapesAndWrongFeatureCount) {
   Eigen::MatrixXd with_inf = Eigen::MatrixXd::Zero(4, 2);
   with_inf(0, 0) = std::numeric_limits<double>::infinity();
   EXPECT_THROW(model.predict_proba(with_inf), std::invalid_argument);
+}
+
+// Predictions take as many threads as their work repays (about 4M multiply-adds each): 12000 rows
+// of 800 features give a binary model work for two and the others for more. Every storage,
+// strategy and thread count must score each row the same, to the bit.
+TEST(Model, PredictionsDoNotDependOnTheThreadCount) {
+  const Index n = 12000, d = 800;
+  std::srand(3);
+  const RowMatrix<double> X = RowMatrix<double>::Random(n, d);
+  const Eigen::MatrixXd X_columns = X;
+  Eigen::MatrixXd sparse_values = X;
+  sparse_values = (sparse_values.array().abs() < 0.5).select(0.0, sparse_values);
+  const Eigen::SparseMatrix<double, Eigen::RowMajor> owned = sparse_values.sparseView();
+  const SparseView<double, Eigen::RowMajor, int> X_sparse(
+      owned.rows(), owned.cols(), owned.nonZeros(), owned.outerIndexPtr(),
+      owned.innerIndexPtr(), owned.valuePtr());
+  for (int n_classes : {2, 4}) {
+    for (Strategy strategy : {Strategy::Softmax, Strategy::OneVsAll, Strategy::OneVsOne}) {
+      const int units = n_units(strategy, n_classes);
+      const Model<double> model(strategy, n_classes, RowMatrix<double>::Random(units, d) * 0.05,
+                                Vector<double>::Random(units));
+      const auto same_for_every_thread_count = [&](const auto& data) {
+        const RowMatrix<double> P = model.predict_proba(data, 1);
+        const RowMatrix<double> D = model.decision_function(data, 1);
+        const Eigen::VectorXi labels = model.predict(data, 1);
+        for (int n_threads : {2, 3}) {
+          EXPECT_TRUE((model.predict_proba(data, n_threads).array() == P.array()).all());
+          EXPECT_TRUE((model.decision_function(data, n_threads).array() == D.array()).all());
+          EXPECT_TRUE((model.predict(data, n_threads).array() == labels.array()).all());
+        }
+      };
+      SCOPED_TRACE(std::string(to_string(strategy)) + ", " + std::to_string(n_classes));
+      same_for_every_thread_count(X);
+      same_for_every_thread_count(X_columns);
+      same_for_every_thread_count(X_sparse);
+    }
+  }
 }
 
 }  // namespace

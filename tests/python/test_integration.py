@@ -289,6 +289,25 @@ def test_changing_strategy_after_fit_does_not_change_the_model(iris):
     np.testing.assert_array_equal(model.decision_function(X), before)
 
 
+def test_plain_arrays_leave_what_validation_leaves(iris):
+    # Float arrays skip scikit-learn's validation; a model refitted on one after a data frame
+    # drops the frame's feature names as validation would, and predicts without its warning.
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(pd.DataFrame(X, columns=list("abcd")), y)
+    assert hasattr(model, "feature_names_in_")
+    narrow = np.ascontiguousarray(X[:, :3])
+    model.fit(narrow, y)
+    assert not hasattr(model, "feature_names_in_")
+    assert model.n_features_in_ == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(narrow)
+        model.predict(np.asfortranarray(narrow, dtype=np.float32))
+    with pytest.raises(ValueError, match="X has 4 features, but .* is expecting 3"):
+        model.predict(X)
+
+
 def test_dataframe_feature_names(iris):
     pd = pytest.importorskip("pandas")  # listed in the project's test extras
     X, y = iris
