@@ -218,7 +218,7 @@ def predict_proba_timings(strategy_result, dataset):
     seconds = dict(zip(map(id, timed), _best_predict_seconds(timed, dataset.X_train)))
     return [
         report.PredictProbaTiming(
-            strategy_result.strategy, peer, seconds[id(ours.best.model)],
+            dataset.name, strategy_result.strategy, peer, seconds[id(ours.best.model)],
             seconds.get(id(strategy_result.results[peer].best.model)),
         )
         for peer in peers
@@ -312,10 +312,6 @@ def main(argv=None):
         # like the rates, a time taken while other work ran on this shared machine is too long.
         costs, scaling = measure_costs(datasets, args)
         strategy_results, proba = [], []
-        # predict_proba is timed on the synthetic set, or on the first set when it is left out.
-        proba_dataset = next(
-            (d for d in datasets if d.name == "synthetic"), datasets[0] if datasets else None
-        )
         for dataset in datasets:
             for strategy in args.strategies:
                 _progress(f"{dataset.name} {strategy}: reference fits and time to target")
@@ -324,8 +320,7 @@ def main(argv=None):
                     float32=dataset.name == "synthetic" and strategy == "softmax",
                 )
                 strategy_results.append(result)
-                if dataset is proba_dataset:
-                    proba += predict_proba_timings(result, dataset)
+                proba += predict_proba_timings(result, dataset)
         late_costs, late_scaling = measure_costs(datasets, args)
         costs, scaling = better_of(costs, late_costs), better_of(scaling, late_scaling)
 
@@ -336,7 +331,7 @@ def main(argv=None):
 
     lines = _report_lines(
         args, command, versions, rates, datasets, notes, strategy_results, costs, scaling, proba,
-        proba_dataset, total_seconds=time.perf_counter() - started,
+        total_seconds=time.perf_counter() - started,
     )
     text = "\n".join(lines) + "\n"
     print(text)
@@ -351,7 +346,7 @@ def main(argv=None):
 
 def _report_lines(
     args, command, versions, rates, datasets, notes, strategy_results, costs, scaling, proba,
-    proba_dataset, total_seconds,
+    total_seconds,
 ):
     threads = "all cores" if args.threads is None else str(args.threads)
     lines = [
@@ -431,9 +426,9 @@ def _report_lines(
     if proba:
         lines += [
             "",
-            f"## predict_proba ({proba_dataset.name}, {proba_dataset.X_train.shape[0]} rows)",
+            "## predict_proba (the training rows of each data set)",
             "",
-            *report.predict_proba_table(proba_dataset.name, proba),
+            *report.predict_proba_table(proba),
         ]
     lines += ["", f"Total benchmark time: {total_seconds:.0f} s."]
     return lines

@@ -32,6 +32,7 @@ class StrategyResult:
 
 @dataclass
 class PredictProbaTiming:
+    dataset: str
     strategy: str
     peer: str
     multilogit_seconds: float
@@ -152,7 +153,7 @@ def scaling_table(costs, spread):
     return lines
 
 
-def predict_proba_table(dataset_name, timings):
+def predict_proba_table(timings):
     lines = [
         "| data set | strategy | peer | multilogit (ms) | peer (ms) | ratio peer / multilogit |",
         "|---|---|---|---:|---:|---:|",
@@ -162,7 +163,7 @@ def predict_proba_table(dataset_name, timings):
             f"{t.peer_seconds * 1e3:.2f}" if t.peer_seconds is not None else "no predict_proba"
         )
         lines.append(
-            f"| {dataset_name} | {t.strategy} | {t.peer} | {t.multilogit_seconds * 1e3:.2f} "
+            f"| {t.dataset} | {t.strategy} | {t.peer} | {t.multilogit_seconds * 1e3:.2f} "
             f"| {peer_cell} | {_number(t.ratio, '.2f')}x |"
         )
     return lines
