@@ -94,10 +94,10 @@ class PairwiseCoupling {
   Eigen::VectorXd ones_, q_;
 };
 
-// Multiply-adds of work that repay one more thread: starting and joining a thread took 100-200 us
-// on a virtualised 2-core machine, while 4M multiply-adds take 0.3-0.4 ms on one core. Scoring
-// digits' 1347 x 64 rows for 10 classes took 0.09 ms on one thread and 0.24 ms on two.
-constexpr double kWorkPerThread = 1 << 22;
+// Multiply-adds of work that repay one more thread: starting and joining a thread took 40-80 us
+// on a virtualised 2-core machine, about the time of 1M multiply-adds on one core. Scoring
+// 2000 rows of 100 features for 10 classes took 0.19 ms on one thread and 0.17 ms on two.
+constexpr double kWorkPerThread = 1 << 20;
 // Multiply-adds counted for one exponential (sigmoid, softmax), roughly its arithmetic.
 constexpr double kExpWork = 16;
 // Multiply-adds counted per K^3 for coupling a row's K (K - 1) / 2 pairs (a K x K system):

@@ -36,7 +36,7 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true, std::memory_order_relaxed);
     }
     wake_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -121,11 +121,16 @@ class ThreadPool {
       const auto started = [&] {
         return generation_.load(std::memory_order_acquire) != seen;
       };
-      if (!(poll_.load(std::memory_order_relaxed) && spin_until(started))) {
+      // A polling thread stops polling when the pool is destroyed, whose join would otherwise
+      // wait out the whole kSpin.
+      const auto started_or_stopping = [&] {
+        return stopping_.load(std::memory_order_relaxed) || started();
+      };
+      if (!(poll_.load(std::memory_order_relaxed) && spin_until(started_or_stopping))) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || started(); });
-        if (stopping_) return;
+        wake_.wait(lock, started_or_stopping);
       }
+      if (stopping_.load(std::memory_order_relaxed)) return;
       seen = generation_.load(std::memory_order_acquire);
       run_share(thread);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -149,7 +154,7 @@ class ThreadPool {
   std::atomic<unsigned long> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> poll_{true};  // whether the last run was short enough to poll after
-  bool stopping_ = false;  // under mutex_
+  std::atomic<bool> stopping_{false};  // set under mutex_
 };
 
 }  // namespace multilogit::detail
