@@ -6,6 +6,7 @@
 // otherwise the linker would keep one of the identically named copies compiled for different
 // instruction sets, and could run AVX-512 code on a CPU without it. Everything else here lives
 // in namespace multilogit::detail::<name> for the same reason.
+#include <cstdint>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -231,18 +232,11 @@ void rows_to_lanes(const Value* values, const RowTile<Scalar>& tile, Lane pad, L
 }
 
 // xt (count x kRows, row j holding feature first + j of the tile's rows) from the rows
-// x[0 .. kRows). The same features of the rows `ahead` (kRows pointers, null for none) are asked
-// into L2 as it goes, a line per row at a time: main memory streams the rows a pass reads next
-// in step with the arithmetic, where asking for whole rows at once stalled it.
+// x[0 .. kRows).
 template <typename Packet, typename Scalar>
-void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count, Scalar* xt,
-                    const Scalar* const* ahead) {
+void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count, Scalar* xt) {
   using Shape = TileShape<Packet>;
   constexpr int kLanes = Shape::kLanes, kRows = Shape::kRows;
-  constexpr KernelIndex kLineValues = 64 / KernelIndex(sizeof(Scalar));
-  const auto ask_ahead = [&](int r, KernelIndex j) {
-    if (ahead[r]) prefetch(ahead[r] + first + j, 1, true);
-  };
   KernelIndex whole = 0;
   if constexpr (kLanes > 1) {
     whole = count / kLanes * kLanes;
@@ -251,7 +245,6 @@ void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count
       for (KernelIndex j = 0; j < whole; j += kLanes) {
         for (int r = 0; r < kLanes; ++r) {
           block.packet[r] = Eigen::internal::ploadu<Packet>(x[p * kLanes + r] + first + j);
-          if (j % kLineValues == 0) ask_ahead(p * kLanes + r, j);
         }
         Eigen::internal::ptranspose(block);
         for (int c = 0; c < kLanes; ++c) {
@@ -262,13 +255,59 @@ void transpose_tile(const Scalar* const* x, KernelIndex first, KernelIndex count
   }
   for (KernelIndex j = whole; j < count; ++j) {
     for (int r = 0; r < kRows; ++r) xt[j * kRows + r] = x[r][first + j];
-    if (j % kLineValues == 0) {
-      for (int r = 0; r < kRows; ++r) ask_ahead(r, j);
-    }
   }
-  // The line of the last feature, which a row not aligned to lines starts no packet in.
-  for (int r = 0; r < kRows; ++r) ask_ahead(r, count - 1);
 }
+
+// Asks for the lines of some rows to be brought into L2, one line per step(), row after row in
+// address order. A tile's scoring steps once per feature, which spreads the requests for a tile
+// a few tiles on over the arithmetic: at the tile widths of AVX2 and AVX-512 (64 bytes of each
+// feature) a tile's rows span one line per feature, give or take a line per row. Asked for in
+// bursts, or in the order the transposition reads them, the rows kept the arithmetic waiting on
+// main memory for a fifth of its time.
+template <int kMaxRows>
+class RowLines {
+ public:
+  // The `count` rows (1 to kMaxRows) of `bytes` each.
+  template <typename Scalar>
+  void start(const Scalar* const* rows, int count, KernelIndex bytes) {
+    for (int r = 0; r < count; ++r) rows_[r] = reinterpret_cast<const char*>(rows[r]);
+    row_ = 0;
+    count_ = count;
+    bytes_ = bytes;
+    stride_ = kLine;
+    next_row();
+  }
+  // Once every line was asked for, steps ask for the last one again: the branch-free step costs
+  // less than a test of whether any line is left.
+  void step() {
+    prefetch(next_, 1, true);
+    next_ += stride_;
+    if (next_ >= end_) next_row();
+  }
+  // Asks for the lines no step has reached.
+  void finish() {
+    while (stride_ != 0) step();
+  }
+
+ private:
+  static constexpr KernelIndex kLine = 64;
+  void next_row() {
+    if (row_ == count_) {
+      next_ -= kLine;  // the last line of the last row
+      stride_ = 0;
+      end_ = next_ + 1;
+      return;
+    }
+    const char* row = rows_[row_++];
+    next_ = row - reinterpret_cast<std::uintptr_t>(row) % kLine;
+    end_ = row + bytes_;
+  }
+  const char* rows_[kMaxRows];
+  const char* next_ = nullptr;
+  const char* end_ = nullptr;
+  int row_ = 0, count_ = 0;
+  KernelIndex bytes_ = 0, stride_ = 0;
+};
 
 // Independent sums per unit and row packet, so that enough multiply-adds are in flight.
 template <typename Packet>
@@ -279,10 +318,10 @@ constexpr int score_chains(int units) {
 
 // T (kUnits x kRows) += the tile's scores for kUnits units on d features: xt (see
 // transpose_tile) times the units' weights Wt (d x units, row stride wt_stride); unless `add`,
-// T = those plus b (null: 0) instead.
+// T = those plus b (null: 0) instead. Unless null, `lines` steps once per feature.
 template <int kUnits, typename Packet, typename Scalar>
 void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex wt_stride,
-                const Scalar* b, bool add, Scalar* T) {
+                const Scalar* b, bool add, Scalar* T, RowLines<TileShape<Packet>::kRows>* lines) {
   using namespace Eigen::internal;
   using Shape = TileShape<Packet>;
   constexpr int kLanes = Shape::kLanes, kPackets = Shape::kPackets, kRows = Shape::kRows;
@@ -299,6 +338,7 @@ void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex w
     Packet values[kPackets];
     for (int p = 0; p < kPackets; ++p) values[p] = pload<Packet>(xt + j * kRows + p * kLanes);
     const Scalar* w = Wt + j * wt_stride;
+    if (lines) lines->step();
     for (int u = 0; u < kUnits; ++u) {
       const Packet weight = pset1<Packet>(w[u]);
       for (int p = 0; p < kPackets; ++p) sums[c][u][p] = pmadd(values[p], weight, sums[c][u][p]);
@@ -320,13 +360,14 @@ void score_tile(const Scalar* xt, KernelIndex d, const Scalar* Wt, KernelIndex w
 // score_tile for run-time units <= kUnits.
 template <int kUnits, typename Packet, typename Scalar>
 void score_tile_up_to(int units, const Scalar* xt, KernelIndex d, const Scalar* Wt,
-                      KernelIndex wt_stride, const Scalar* b, bool add, Scalar* T) {
+                      KernelIndex wt_stride, const Scalar* b, bool add, Scalar* T,
+                      RowLines<TileShape<Packet>::kRows>* lines) {
   if constexpr (kUnits > 1) {
     if (units < kUnits) {
-      return score_tile_up_to<kUnits - 1, Packet>(units, xt, d, Wt, wt_stride, b, add, T);
+      return score_tile_up_to<kUnits - 1, Packet>(units, xt, d, Wt, wt_stride, b, add, T, lines);
     }
   }
-  score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, add, T);
+  score_tile<kUnits, Packet>(xt, d, Wt, wt_stride, b, add, T, lines);
 }
 
 // Independent sums per unit of a tile product, as many as keep about 8 multiply-adds in flight
@@ -493,7 +534,7 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
     b = bias.data();
   }
   constexpr KernelIndex kFeatureBlock = 64;
-  constexpr KernelIndex kAheadTiles = 2;  // transpose_tile asks for the rows this many tiles on
+  constexpr KernelIndex kAheadTiles = 2;  // the rows of the tile this many on are asked for
   Column<Scalar> xt(kFeatureBlock * kRows), scores(k * kRows), zeros = Column<Scalar>::Zero(d);
   // The products (scored x d, row-major, by slot: G itself for double without a reference unit)
   // and column sums, in Scalar.
@@ -511,26 +552,35 @@ void for_each_row_tile(const DenseBlock<Scalar>& X, const Scalar* W, const Scala
   }
   const Scalar* x[kRows];
   const Scalar* ahead[kRows];
+  RowLines<kRows> lines;  // of the rows `ahead`, asked for while the tile is scored
   for (KernelIndex first = 0; first < X.rows; first += kRows) {
     RowTile<Scalar> tile{first, static_cast<int>(X.rows - first < kRows ? X.rows - first : kRows),
                          scores.data()};
     for (int r = 0; r < kRows; ++r) {
       x[r] = r < tile.rows ? X.row(first + r) : zeros.data();
-      ahead[r] = row_or_ahead(X, first + kAheadTiles * kRows + r);
     }
+    int ahead_rows = 0;
+    while (ahead_rows < kRows) {
+      const Scalar* row = row_or_ahead(X, first + kAheadTiles * kRows + ahead_rows);
+      if (!row) break;
+      ahead[ahead_rows++] = row;
+    }
+    if (ahead_rows > 0) lines.start(ahead, ahead_rows, d * KernelIndex(sizeof(Scalar)));
     // Block by block of features, so that the transposed rows stay in L1 beside the weights.
     for (KernelIndex j = 0; j < d; j += kFeatureBlock) {
       const KernelIndex count = d - j < kFeatureBlock ? d - j : kFeatureBlock;
-      transpose_tile<Packet>(x, j, count, xt.data(), ahead);
+      transpose_tile<Packet>(x, j, count, xt.data());
       for (KernelIndex s = 0; s < scored; s += Shape::kScoreUnits) {
         const int units = static_cast<int>(
             scored - s < Shape::kScoreUnits ? scored - s : Shape::kScoreUnits);
         score_tile_up_to<Shape::kScoreUnits, Packet>(units, xt.data(), count,
                                                      Wt.data() + j * scored + s, scored,
                                                      b ? b + s : nullptr, j > 0,
-                                                     scores.data() + s * kRows);
+                                                     scores.data() + s * kRows,
+                                                     s == 0 && ahead_rows > 0 ? &lines : nullptr);
       }
     }
+    if (ahead_rows > 0) lines.finish();
     if (shifted) {
       if (moves_last) move_slot(scores, reference, k - 1);
       scores.segment(reference * kRows, kRows).setZero();
