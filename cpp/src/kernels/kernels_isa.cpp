@@ -277,8 +277,8 @@ class RowLines {
     stride_ = kLine;
     next_row();
   }
-  // Once every line was asked for, steps ask for the last one again: the branch-free step costs
-  // less than a test of whether any line is left.
+  // Once every line was asked for, steps ask for the last one again, so that a step needs no
+  // test of its own for that.
   void step() {
     prefetch(next_, 1, true);
     next_ += stride_;
